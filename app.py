@@ -1,0 +1,187 @@
+"""Concierge: the application factory. `app = create_app()` serves gunicorn and the `flask` CLI."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import uuid
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, request
+
+import settings
+from errors import ApiError, register_errorhandlers, render
+from extensions import api_spec, db, jwt, limiter, mail, migrate
+from logs import configure_logging
+
+MIN_SECRET_LENGTH = 32
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the app: settings, then each register_* step in order."""
+    app = Flask(__name__, instance_path=os.environ.get("CONCIERGE_INSTANCE") or str(Path(__file__).parent / "instance"))
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    load_settings(app, overrides)
+    configure_logging(app)
+    register_extensions(app)
+    register_jwt_callbacks(app)
+    register_request_hooks(app)
+    register_errorhandlers(app)
+    register_blueprints(app)
+    register_commands(app)
+    return app
+
+
+def load_settings(app: Flask, overrides: dict[str, Any] | None) -> None:
+    """Resolve static settings once and derive Flask/extension config from them."""
+    values = settings.load_static(overrides)
+    app.extensions["concierge.settings"] = values
+    env = values["app.env"]
+    values["jwt.secret_key"] = _jwt_secret(app, values["jwt.secret_key"], env)
+    uri = database_uri(values["database.uri"], app.instance_path)
+    app.config.update(
+        TESTING=env == "testing",
+        SECRET_KEY=values["jwt.secret_key"],
+        SHOW_ERROR_DETAILS=values["app.debug"],
+        SQLALCHEMY_DATABASE_URI=uri,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(uri),
+        MAX_CONTENT_LENGTH=values["http.max_body_bytes"],
+        JWT_SECRET_KEY=values["jwt.secret_key"],
+        JWT_TOKEN_LOCATION=["headers"],
+        JWT_ERROR_MESSAGE_KEY="message",
+        RATELIMIT_STORAGE_URI=values["ratelimit.storage_uri"],
+        RATELIMIT_KEY_PREFIX=values["ratelimit.key_prefix"],
+        RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_ENABLED=values["ratelimit.enabled"],
+        MAIL_SERVER=values["mail.server"],
+        MAIL_PORT=values["mail.port"],
+        MAIL_USE_TLS=values["mail.use_tls"],
+        MAIL_USE_SSL=values["mail.use_ssl"],
+        MAIL_USERNAME=values["mail.username"] or None,
+        MAIL_PASSWORD=values["mail.password"] or None,
+        MAIL_DEFAULT_SENDER=values["mail.default_sender"],
+        MAIL_SUPPRESS_SEND=not values["mail.enabled"],
+    )
+
+
+def database_uri(configured: str, instance_path: str) -> str:
+    """The SQLAlchemy URL: SQLite in instance/ by default; plain postgres URLs use psycopg2 (the pinned driver)."""
+    if not configured:
+        return f"sqlite:///{Path(instance_path) / 'concierge.db'}"
+    for plain in ("postgres://", "postgresql://"):
+        if configured.startswith(plain):
+            return "postgresql+psycopg2://" + configured[len(plain):]
+    return configured
+
+
+def _engine_options(uri: str) -> dict[str, Any]:
+    if uri.startswith("sqlite"):
+        # Threads of one process share the file; wait for the writer rather than fail with "locked".
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+
+
+def _jwt_secret(app: Flask, configured: str, env: str) -> str:
+    """The configured secret; in development a generated one kept in instance/; production refuses."""
+    if configured:
+        if env == "production" and len(configured) < MIN_SECRET_LENGTH:
+            raise RuntimeError(f"JWT_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters in production")
+        return configured
+    if env == "production":
+        raise RuntimeError("JWT_SECRET_KEY is not set: refusing to start in production (CONCIERGE_ENV=production)")
+    path = Path(app.instance_path) / "jwt_secret"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+        logging.getLogger("concierge").warning("JWT_SECRET_KEY not set: generated one in %s (development only)", path)
+    return path.read_text().strip()
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the unbound extensions to this app."""
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
+    jwt.init_app(app)
+    limiter.init_app(app)
+    mail.init_app(app)
+
+
+def register_jwt_callbacks(app: Flask) -> None:
+    """JWT failures speak each endpoint's error shape; revocation checks user, token version and jti."""
+    from models import User
+    from services import tokens
+
+    def unauthorized(message: str):
+        return render(ApiError(401, message, headers={"WWW-Authenticate": "Bearer"}))
+
+    @jwt.token_in_blocklist_loader
+    def _revoked(_header: dict, payload: dict) -> bool:
+        try:
+            user = db.session.get(User, uuid.UUID(payload["sub"]))
+        except (KeyError, ValueError):
+            user = None
+        g.jwt_user = user
+        return tokens.is_revoked(payload, user)
+
+    @jwt.user_lookup_loader
+    def _user(_header: dict, _payload: dict):
+        return g.get("jwt_user")
+
+    jwt.unauthorized_loader(lambda reason: unauthorized("Missing or malformed Authorization header"))
+    jwt.invalid_token_loader(lambda reason: unauthorized(f"Invalid token: {reason}"))
+    jwt.expired_token_loader(lambda _h, _p: unauthorized("Token has expired"))
+    jwt.revoked_token_loader(lambda _h, _p: unauthorized("Token has been revoked"))
+    jwt.user_lookup_error_loader(lambda _h, _p: unauthorized("Token user no longer exists"))
+
+
+def register_request_hooks(app: Flask) -> None:
+    """A request id on every request: taken from X-Request-ID when sane, echoed in the response."""
+
+    @app.before_request
+    def _assign_request_id():
+        # Per-request state starts empty even where an app context outlives a request (test client).
+        for name in ("settings_overrides", "principal", "jwt_user"):
+            g.pop(name, None)
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+    @app.after_request
+    def _echo_request_id(response):
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        return response
+
+
+# One line per blueprint module (blueprints/<name>.py, each exposing `bp`).
+BLUEPRINT_MODULES = (
+    "health",
+    "auth",
+    "admin",
+    "docs",
+)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Every blueprint, then the OpenAPI routes generated from them."""
+    for name in BLUEPRINT_MODULES:
+        app.register_blueprint(import_module(f"blueprints.{name}").bp)
+    api_spec.register(app)
+
+
+def register_commands(app: Flask) -> None:
+    """`flask` CLI commands."""
+    from commands import register_commands as attach
+
+    attach(app)
+
+
+def __getattr__(name: str) -> Flask:
+    """`app:app` for gunicorn and `flask`: built on first access, so importing create_app builds nothing."""
+    if name == "app":
+        globals()["app"] = create_app()
+        return globals()["app"]
+    raise AttributeError(name)

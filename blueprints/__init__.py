@@ -1,0 +1,1 @@
+"""HTTP only: parse (pydantic) -> authorize -> call a service -> shape the response."""

@@ -1,0 +1,108 @@
+"""Login, tokens and the seed 003 token endpoints."""
+
+from flask import Blueprint, g, jsonify
+from flask_jwt_extended import get_jwt, jwt_required
+
+import settings
+from blueprints.common import BEARER, PUBLIC, authenticated, current_principal, expects, require_user
+from envelope import iso_z, success
+from errors import ApiError
+from extensions import db, limiter
+from schemas import AppIn, Envelope, LoginIn, LogoutIn, TokenPair
+from services import accounts, tokens
+
+bp = Blueprint("auth", __name__)
+
+
+def user_json(user) -> dict:
+    return {"id": str(user.id), "username": user.username, "email": user.email, "is_admin": user.is_admin,
+            "display_name": user.display_name, "created_at": iso_z(user.created_at)}
+
+
+def _login_limit_key() -> str:
+    # Per client address *and* username: one attacker cannot lock out everybody from one NAT.
+    from flask import request
+    from flask_limiter.util import get_remote_address
+
+    body = request.get_json(silent=True)
+    name = body.get("username") if isinstance(body, dict) else None
+    return f"{get_remote_address()}|{str(name or '').lower()[:64]}"
+
+
+@bp.post("/api/login")
+@limiter.limit(lambda: settings.get("ratelimit.login"), key_func=_login_limit_key)
+@expects(json=LoginIn, resp={200: TokenPair, 401: None, 422: None}, tags=("auth",), security=PUBLIC)
+def login(body: LoginIn):
+    """Exchange username and password for an access and a refresh token."""
+    user = accounts.authenticate(body.username, body.password)
+    if user is None:
+        raise ApiError(401, "Invalid username or password")
+    issued = tokens.issue_tokens(user, body.app)
+    # Tokens at the top level too: seed 002's clients read `access_token` directly.
+    return jsonify({"status": "success", "message": "Login successful", **issued,
+                    "data": {**issued, "user": user_json(user)}})
+
+
+@bp.post("/api/token/refresh")
+@jwt_required(refresh=True)
+@expects(resp={200: TokenPair, 401: None}, tags=("auth",), security=BEARER)
+def refresh():
+    """A new access token for a valid refresh token (send the refresh token as Bearer)."""
+    issued = tokens.issue_access_token(g.jwt_user, get_jwt().get("app"))
+    return jsonify({"status": "success", "message": "Token refreshed", **issued, "data": issued})
+
+
+@bp.post("/api/logout")
+@jwt_required()
+@expects(json=LogoutIn, resp={200: Envelope, 401: None}, tags=("auth",), security=BEARER)
+def logout(body: LogoutIn):
+    """Revoke this access token (and the refresh token if given); `everywhere` revokes all of the user's."""
+    user = g.jwt_user
+    tokens.revoke_payload(get_jwt())
+    if body.refresh_token:
+        tokens.revoke_encoded(body.refresh_token, user)
+    if body.everywhere:
+        accounts.revoke_tokens(user)
+    db.session.commit()
+    return success(None, "Logged out")
+
+
+@bp.get("/api/currentuser")
+@authenticated()
+@expects(resp={200: Envelope, 401: None}, tags=("auth",), security=BEARER)
+def current_user():
+    """The authenticated account."""
+    user = require_user()
+    return success(user_json(user), "Current user")
+
+
+@bp.post("/api/auth/validate-token")
+@authenticated()
+@expects(json=AppIn, resp={200: Envelope, 401: None}, tags=("auth",), security=BEARER)
+def validate_token(body: AppIn):
+    """Seed 003: validate the bearer token and return who it belongs to."""
+    principal = current_principal()
+    info = _token_info(principal.claims)
+    return success({"user": principal.name, "app": body.app or principal.app, "token_info": info}, "Token is valid")
+
+
+@bp.post("/api/auth/token-info")
+@authenticated()
+@expects(json=AppIn, resp={200: Envelope, 401: None}, tags=("auth",), security=BEARER)
+def token_info(body: AppIn):
+    """Seed 003: the token's `sub`, `exp` and `app` claims."""
+    return success(_token_info(current_principal().claims), "Token information retrieved")
+
+
+def _token_info(claims: dict) -> dict:
+    return {"sub": claims.get("sub"), "exp": claims.get("exp"), "app": claims.get("app"),
+            "username": claims.get("username"), "is_admin": claims.get("is_admin"), "iat": claims.get("iat"),
+            "type": claims.get("type")}
+
+
+@bp.post("/api/auth/health")
+@limiter.limit(lambda: settings.get("ratelimit.public"))
+@expects(json=AppIn, resp={200: Envelope}, tags=("health",), security=PUBLIC)
+def auth_health(body: AppIn):
+    """Seed 003: public health check of the authentication service."""
+    return jsonify({"status": "success", "message": "Authentication service is healthy"})

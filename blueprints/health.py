@@ -1,0 +1,48 @@
+"""Health: seed 003's public POST checks, plus liveness and readiness probes."""
+
+from flask import Blueprint, jsonify
+
+import settings
+from blueprints.common import PUBLIC, expects
+from envelope import iso_z
+from extensions import limiter
+from schemas import AppIn, Envelope
+from services import clock, readiness
+
+bp = Blueprint("health", __name__)
+
+
+def _healthy(message: str):
+    return jsonify({"status": "success", "message": message, "timestamp": iso_z(clock.now())})
+
+
+@bp.post("/")
+@limiter.limit(lambda: settings.get("ratelimit.public"))
+@expects(json=AppIn, resp={200: Envelope}, tags=("health",), security=PUBLIC)
+def root_health(body: AppIn):
+    """Seed 003: basic health check for the entire service."""
+    return _healthy("Session Server is running")
+
+
+@bp.post("/api/health")
+@limiter.limit(lambda: settings.get("ratelimit.public"))
+@expects(json=AppIn, resp={200: Envelope}, tags=("health",), security=PUBLIC)
+def api_health(body: AppIn):
+    """Seed 003: health check of the API service."""
+    return _healthy("API is healthy")
+
+
+@bp.get("/healthz")
+@limiter.exempt
+def healthz():
+    """Liveness: the process answers. Touches nothing else (also the benchmarks' trivial endpoint)."""
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+@limiter.exempt
+def readyz():
+    """Readiness: the database answers, and Redis when rate limits live there."""
+    checks = readiness.check_all()
+    ready = all(value == "ok" for value in checks.values())
+    return jsonify({"status": "ready" if ready else "unavailable", "checks": checks}), 200 if ready else 503

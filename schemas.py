@@ -1,0 +1,106 @@
+"""Pydantic v2 request and response models. The OpenAPI document is generated from these."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
+                                            pattern=r"^[A-Za-z0-9_.@-]+$")]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
+AppName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+
+
+class Strict(BaseModel):
+    """Request bodies: unknown fields are refused so typos do not pass silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Lenient(BaseModel):
+    """Bodies of seed contracts whose clients send extra fields (seed 003 sends `app` everywhere)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+# ---------------------------------------------------------------- envelopes (documentation)
+
+class Envelope(BaseModel):
+    status: str = "success"
+    message: str = ""
+    data: Any = None
+
+
+class ErrorBody(BaseModel):
+    status: str = "error"
+    message: str
+    details: Any = None
+    request_id: str | None = None
+
+
+# ---------------------------------------------------------------- auth (seeds 002, 003)
+
+class LoginIn(Lenient):
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    app: AppName | None = None
+
+
+class AppIn(Lenient):
+    """Seed 003's `{app}` body of the auth and health endpoints (optional everywhere)."""
+
+    app: str | None = Field(default=None, max_length=80)
+
+
+class LogoutIn(Lenient):
+    refresh_token: str | None = Field(default=None, max_length=4096)
+    everywhere: bool = False
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str | None = None
+    token_type: str = "Bearer"
+    expires_in: int | None = None
+
+
+class UserOut(BaseModel):
+    id: str
+    username: str
+    email: str
+    is_admin: bool
+    display_name: str | None
+    created_at: str | None
+
+
+# ---------------------------------------------------------------- admin (seed 002)
+
+class CreateUserIn(Strict):
+    username: Username
+    email: EmailStr
+    password: Password
+    is_admin: bool = False
+    display_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)] | None = None
+
+
+class PasswordIn(Strict):
+    password: Password
+
+
+class EmailIn(Strict):
+    email: EmailStr
+
+
+class AdminStatusIn(Strict):
+    is_admin: bool
+
+
+class ConfigUpdateIn(BaseModel):
+    """A partial map of runtime keys to typed values; each key is validated against its setting."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class ConfigStatusOut(BaseModel):
+    mail_enabled: bool

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole suite, in two lanes: SQLite + in-memory limits, then PostgreSQL + Redis.
+# Extra arguments go to pytest (e.g. `make test ARGS="-k locks"`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/services.sh
+ensure_services
+
+declare -A outcome
+failed=0
+for lane in sqlite postgres; do
+  echo "=== concierge test lane: $lane"
+  set +e
+  CONCIERGE_TEST_LANE=$lane .venv/bin/pytest -q "$@"
+  rc=$?
+  set -e
+  # pytest exit 5 = no tests collected: never a pass
+  if [ $rc -eq 5 ]; then echo "lane $lane: no tests were collected"; fi
+  if [ $rc -eq 0 ]; then outcome[$lane]=passed; else outcome[$lane]="FAILED (exit $rc)"; failed=1; fi
+done
+echo "=== lanes: sqlite ${outcome[sqlite]}, postgres ${outcome[postgres]}"
+exit $failed

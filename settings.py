@@ -1,0 +1,250 @@
+"""The one place that declares and resolves a setting. Every key lives in SETTINGS below.
+
+Precedence, lowest first: built-in default < config.json < environment variable
+< create_app(overrides) < database override (only for keys marked `runtime`).
+
+The static layers are merged once per app in `load_static()`; the database layer
+is read per request (cached on `flask.g`) so an admin's change applies at once in
+this process and on the next request in every other process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from flask import current_app, g, has_request_context
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+DEFAULT_CONFIG_JSON = PROJECT_ROOT / "config.json"
+
+# Seed 000: config.json is created with these keys when it is missing.
+CONFIG_JSON_SEED = {
+    "alohomora": {"base_url": "http://localhost:8000", "timeout": 5},
+    "app": {"host": "0.0.0.0", "port": 8001, "debug": False},
+}
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+PositiveInt = Annotated[int, Field(ge=1)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    type: Any
+    default: Any
+    env: str | None = None
+    runtime: bool = False  # may be overridden in the `configuration` table
+    secret: bool = False
+    help: str = ""
+
+    @property
+    def adapter(self) -> TypeAdapter:
+        # strict: a JSON `"true"` is not a boolean and `"5"` is not an integer
+        return TypeAdapter(self.type, config=ConfigDict(strict=True))
+
+
+SETTINGS: dict[str, Setting] = {
+    s.key: s
+    for s in [
+        # -- process and storage
+        Setting("app.env", str, "development", "CONCIERGE_ENV",
+                help="`development` (embedded default), `production` (refuses to start without secrets) or `testing`"),
+        Setting("app.host", str, "0.0.0.0", "HOST", help="bind address for `make run`"),
+        Setting("app.port", int, 8001, "PORT", help="port for `make run`"),
+        Setting("app.debug", bool, False, "APP_DEBUG", help="include exception details in 500 bodies"),
+        Setting("database.uri", str, "", "DATABASE_URI",
+                help="SQLAlchemy URL; empty = SQLite file in `instance/`"),
+        Setting("http.max_body_bytes", PositiveInt, 1024 * 1024, "MAX_BODY_BYTES",
+                help="largest request body outside file uploads (413 above it)"),
+        Setting("log.json", bool, True, "LOG_JSON", help="one JSON object per log line"),
+        # -- auth
+        Setting("jwt.secret_key", str, "", "JWT_SECRET_KEY", secret=True,
+                help="signing key; generated into `instance/` in development, required in production"),
+        Setting("jwt.expiry.enabled", bool, True, "JWT_EXPIRY_ENABLED", runtime=True,
+                help="access tokens expire"),
+        Setting("jwt.expiry.minutes", NonNegativeInt, 60, "JWT_ACCESS_TOKEN_EXPIRES_MINUTES", runtime=True,
+                help="access token lifetime; 0 = no expiry"),
+        Setting("jwt.refresh_expiry.days", PositiveInt, 30, "JWT_REFRESH_TOKEN_EXPIRES_DAYS",
+                help="refresh token lifetime"),
+        Setting("security.argon2.time_cost", PositiveInt, 3, "ARGON2_TIME_COST", help="argon2id iterations"),
+        Setting("security.argon2.memory_kib", Annotated[int, Field(ge=8)], 65536, "ARGON2_MEMORY_KIB",
+                help="argon2id memory per hash"),
+        Setting("ratelimit.storage_uri", str, "memory://", "RATELIMIT_STORAGE_URI",
+                help="Flask-Limiter storage (`redis://...` in production)"),
+        Setting("ratelimit.enabled", bool, True, "RATELIMIT_ENABLED", help="switch every rate limit off/on"),
+        Setting("ratelimit.key_prefix", str, "concierge", "RATELIMIT_KEY_PREFIX",
+                help="prefix of rate-limit keys in shared storage"),
+        Setting("ratelimit.login", str, "10 per minute", "LOGIN_RATE_LIMIT",
+                help="per client address and username"),
+        Setting("ratelimit.public", str, "120 per minute", "PUBLIC_RATE_LIMIT",
+                help="per client address, on every public endpoint"),
+        Setting("admin.initial.username", str, "", "INITIAL_ADMIN_USER", help="`flask create-admin` default"),
+        Setting("admin.initial.email", str, "", "INITIAL_ADMIN_EMAIL", help="`flask create-admin` default"),
+        Setting("admin.initial.password", str, "", "INITIAL_ADMIN_PASSWORD", secret=True,
+                help="`flask create-admin` default"),
+        Setting("model.api_key", str, "", "MODEL_API_KEY", secret=True,
+                help="accepted as a `model:read` API key"),
+        # -- mail
+        Setting("mail.enabled", bool, False, "MAIL_ENABLED", runtime=True,
+                help="env value is the master switch for sending; the DB override only turns confirmations off/on"),
+        Setting("mail.server", str, "localhost", "MAIL_SERVER"),
+        Setting("mail.port", int, 25, "MAIL_PORT"),
+        Setting("mail.use_tls", bool, False, "MAIL_USE_TLS"),
+        Setting("mail.use_ssl", bool, False, "MAIL_USE_SSL"),
+        Setting("mail.username", str, "", "MAIL_USERNAME"),
+        Setting("mail.password", str, "", "MAIL_PASSWORD", secret=True),
+        Setting("mail.default_sender", str, "concierge@localhost", "MAIL_DEFAULT_SENDER"),
+        Setting("frontend.base_url", str, "http://localhost:8001", "FRONTEND_BASE_URL",
+                help="base of links in e-mails"),
+        # -- locks
+        Setting("auto_release.enabled", bool, True, "AUTO_RELEASE_ENABLED", runtime=True,
+                help="the sweep releases old locks"),
+        Setting("auto_release.hours", PositiveInt, 72, "AUTO_RELEASE_HOURS", runtime=True,
+                help="age after which a lock is released"),
+        # -- scheduler
+        Setting("scheduler.enabled", bool, True, "SCHEDULER_ENABLED",
+                help="run jobs in the web process (one process per deployment wins the leader lock)"),
+        Setting("scheduler.interval_override_seconds", NonNegativeInt, 0, "SCHEDULER_INTERVAL_SECONDS",
+                help="run every job at this interval instead of its own (tests, e2e); 0 = off"),
+        Setting("scheduler.standby_poll_seconds", Annotated[float, Field(gt=0)], 10.0,
+                "SCHEDULER_STANDBY_POLL_SECONDS", help="how often a standby process tries to take over"),
+        # -- alohomora relay (seed 000)
+        Setting("alohomora.base_url", str, "http://localhost:8000", "ALOHOMORA_BASE_URL"),
+        Setting("alohomora.timeout", Annotated[float, Field(gt=0)], 5.0, "ALOHOMORA_TIMEOUT",
+                help="seconds per outbound call"),
+    ]
+}
+
+
+def as_bool(text: str) -> bool:
+    """The one boolean parser for environment variables and CLI values."""
+    word = text.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueError(f"not a boolean: {text!r}")
+
+
+def parse_text(setting: Setting, text: str) -> Any:
+    """Turn a string (env var, CLI argument) into the setting's typed value, or raise ValueError."""
+    # Annotated[int, ...] and list[str] both expose their plain type as __origin__
+    base = getattr(setting.type, "__origin__", setting.type)
+    try:
+        if base is bool:
+            value: Any = as_bool(text)
+        elif base is int:
+            value = int(text)
+        elif base is float:
+            value = float(text)
+        elif base in (dict, list):
+            value = json.loads(text)
+        else:
+            value = text
+        return setting.adapter.validate_python(value)
+    except (ValueError, ValidationError) as exc:
+        raise ValueError(f"{setting.key}: {exc}") from exc
+
+
+def validate_value(key: str, value: Any) -> Any:
+    """Validate a JSON value for a runtime key; raises KeyError (unknown) or ValidationError."""
+    setting = SETTINGS[key]
+    if not setting.runtime:
+        raise KeyError(key)
+    return setting.adapter.validate_python(value)
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for name, value in tree.items():
+        key = f"{prefix}{name}"
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, key + "."))
+        else:
+            flat[key] = value
+    return flat
+
+
+def read_config_json(path: Path) -> dict[str, Any]:
+    """Read config.json, creating it with seed 000's defaults when missing."""
+    if not path.exists():
+        path.write_text(json.dumps(CONFIG_JSON_SEED, indent=2) + "\n")
+    return _flatten(json.loads(path.read_text() or "{}"))
+
+
+def load_static(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Merge default < config.json < env < overrides into one flat dict for an app."""
+    environ = os.environ if environ is None else environ
+    overrides = dict(overrides or {})
+    config_path = Path(overrides.pop("config_json", None) or environ.get("CONCIERGE_CONFIG") or DEFAULT_CONFIG_JSON)
+    from_file = read_config_json(config_path)
+    values: dict[str, Any] = {}
+    for key, setting in SETTINGS.items():
+        value = setting.default
+        if key in from_file:
+            value = setting.adapter.validate_python(from_file[key]) if from_file[key] is not None else value
+        if setting.env and environ.get(setting.env) not in (None, ""):
+            value = parse_text(setting, environ[setting.env])
+        values[key] = value
+    values.update(overrides)
+    return values
+
+
+def static(key: str) -> Any:
+    """The value without the database layer (e.g. the MAIL_ENABLED master switch)."""
+    return current_app.extensions["concierge.settings"][key]
+
+
+def db_overrides() -> dict[str, Any]:
+    """All database overrides, read once per request."""
+    if has_request_context() and "settings_overrides" in g:
+        return g.settings_overrides
+    from models import ConfigEntry  # models imports settings for defaults; import late
+
+    rows = ConfigEntry.query.filter(ConfigEntry.key.in_([k for k, s in SETTINGS.items() if s.runtime])).all()
+    found = {row.key: row.value for row in rows}
+    if has_request_context():
+        g.settings_overrides = found
+    return found
+
+
+def forget_db_overrides() -> None:
+    """Drop this request's cached overrides after a write."""
+    if has_request_context():
+        g.pop("settings_overrides", None)
+
+
+def get(key: str) -> Any:
+    """The effective value of a setting."""
+    setting = SETTINGS[key]
+    if setting.runtime:
+        overrides = db_overrides()
+        if key in overrides:
+            return overrides[key]
+    return static(key)
+
+
+def describe() -> list[dict[str, Any]]:
+    """Every setting with its sources, secrets masked (for admins and `flask settings list`)."""
+    overrides = db_overrides()
+    rows = []
+    for key, setting in sorted(SETTINGS.items()):
+        value = overrides.get(key, static(key)) if setting.runtime else static(key)
+        rows.append({
+            "key": key,
+            "env": setting.env,
+            "value": ("***" if value else "") if setting.secret else value,
+            "default": setting.default,
+            "runtime": setting.runtime,
+            "overridden": key in overrides,
+            "help": setting.help,
+        })
+    return rows

@@ -1,0 +1,156 @@
+"""Login, tokens, revocation and seed 003's token endpoints."""
+
+from datetime import timedelta
+
+from tests.conftest import PASSWORD
+
+
+def login(client, username="alice", password=PASSWORD, **extra):
+    return client.post("/api/login", json={"username": username, "password": password, **extra})
+
+
+def test_login_returns_access_and_refresh_tokens(client, alice):
+    resp = login(client, app="my_app")
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert body["status"] == "success"
+    assert body["access_token"] and body["refresh_token"]
+    assert body["data"]["user"]["username"] == "alice"
+    assert body["data"]["expires_in"] == 3600
+
+
+def test_login_is_case_insensitive_on_username(client, alice):
+    assert login(client, username="ALICE").status_code == 200
+
+
+def test_unknown_user_and_wrong_password_get_the_same_401(client, alice):
+    wrong = login(client, password="not the password")
+    unknown = login(client, username="nobody")
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.get_json()["message"] == unknown.get_json()["message"] == "Invalid username or password"
+
+
+def test_login_validation_errors_are_422_with_fields(client):
+    resp = client.post("/api/login", json={"username": "alice"})
+    assert resp.status_code == 422
+    assert resp.get_json()["details"][0]["loc"] == ["password"]
+
+
+def test_currentuser(client, alice, alice_headers):
+    resp = client.get("/api/currentuser", headers=alice_headers)
+    assert resp.status_code == 200
+    data = resp.get_json()["data"]
+    assert data["username"] == "alice" and data["is_admin"] is False and data["id"] == str(alice.id)
+
+
+def test_missing_garbage_and_wrong_scheme_tokens_are_401(client, alice):
+    missing = client.get("/api/currentuser")
+    garbage = client.get("/api/currentuser", headers={"Authorization": "Bearer not.a.jwt"})
+    assert missing.status_code == garbage.status_code == 401
+    assert missing.get_json()["status"] == "error"
+    assert missing.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_token_signed_with_another_secret_is_401(client, alice, make_app):
+    other = make_app({"jwt.secret_key": "another-secret-" + "y" * 40})
+    with other.app_context():
+        from services import tokens
+
+        forged = tokens.issue_tokens(alice)["access_token"]
+    resp = client.get("/api/currentuser", headers={"Authorization": f"Bearer {forged}"})
+    assert resp.status_code == 401
+
+
+def test_expired_token_is_401(client, alice, factory):
+    from flask_jwt_extended import create_access_token
+
+    stale = create_access_token(identity=str(alice.id), additional_claims={"tv": alice.token_version},
+                                expires_delta=timedelta(seconds=-5))
+    resp = client.get("/api/currentuser", headers={"Authorization": f"Bearer {stale}"})
+    assert resp.status_code == 401
+    assert resp.get_json()["message"] == "Token has expired"
+    assert client.get("/api/currentuser", headers=factory.headers(alice)).status_code == 200
+
+
+def test_jwt_expiry_follows_runtime_settings(client, alice, admin_headers):
+    client.put("/api/admin/config", json={"jwt.expiry.minutes": 0}, headers=admin_headers)
+    body = login(client).get_json()
+    assert body["expires_in"] is None
+    info = client.post("/api/auth/token-info", json={}, headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert info.get_json()["data"]["exp"] is None
+    client.put("/api/admin/config", json={"jwt.expiry.minutes": 5}, headers=admin_headers)
+    assert login(client).get_json()["expires_in"] == 300
+
+
+def test_refresh_issues_a_new_access_token(client, alice):
+    tokens = login(client).get_json()
+    resp = client.post("/api/token/refresh", headers={"Authorization": f"Bearer {tokens['refresh_token']}"})
+    assert resp.status_code == 200
+    new = resp.get_json()["access_token"]
+    assert client.get("/api/currentuser", headers={"Authorization": f"Bearer {new}"}).status_code == 200
+
+
+def test_access_token_cannot_refresh(client, alice):
+    tokens = login(client).get_json()
+    resp = client.post("/api/token/refresh", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert resp.status_code == 401
+
+
+def test_logout_revokes_access_and_refresh_tokens(client, alice):
+    tokens = login(client).get_json()
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    resp = client.post("/api/logout", json={"refresh_token": tokens["refresh_token"]}, headers=bearer)
+    assert resp.status_code == 200
+    again = client.get("/api/currentuser", headers=bearer)
+    assert again.status_code == 401 and again.get_json()["message"] == "Token has been revoked"
+    refresh = client.post("/api/token/refresh", headers={"Authorization": f"Bearer {tokens['refresh_token']}"})
+    assert refresh.status_code == 401
+
+
+def test_logout_everywhere_revokes_other_sessions(client, alice):
+    first = login(client).get_json()["access_token"]
+    second = login(client).get_json()["access_token"]
+    client.post("/api/logout", json={"everywhere": True}, headers={"Authorization": f"Bearer {first}"})
+    assert client.get("/api/currentuser", headers={"Authorization": f"Bearer {second}"}).status_code == 401
+
+
+def test_validate_token_seed_003_shape(client, alice):
+    token = login(client, app="my_app").get_json()["access_token"]
+    resp = client.post("/api/auth/validate-token", json={"app": "my_app"},
+                       headers={"Authorization": f"Bearer {token}"})
+    body = resp.get_json()
+    assert resp.status_code == 200
+    assert body["status"] == "success" and body["message"] == "Token is valid"
+    assert body["data"]["user"] == "alice" and body["data"]["app"] == "my_app"
+    assert body["data"]["token_info"]["sub"] == str(alice.id)
+
+
+def test_token_info_has_sub_exp_app(client, alice):
+    token = login(client, app="my_app").get_json()["access_token"]
+    resp = client.post("/api/auth/token-info", json={"app": "my_app"}, headers={"Authorization": f"Bearer {token}"})
+    body = resp.get_json()
+    assert body["message"] == "Token information retrieved"
+    assert body["data"]["sub"] == str(alice.id)
+    assert body["data"]["app"] == "my_app"
+    assert isinstance(body["data"]["exp"], int)
+
+
+def test_auth_health_is_public(client):
+    resp = client.post("/api/auth/health", json={"app": "my_app"})
+    assert resp.status_code == 200
+    assert resp.get_json() == {"status": "success", "message": "Authentication service is healthy"}
+
+
+def test_login_rate_limit_returns_429(make_app):
+    app = make_app({"ratelimit.login": "3 per minute"})
+    client = app.test_client()
+    with app.app_context():
+        from extensions import limiter
+
+        limiter.reset()
+    codes = [client.post("/api/login", json={"username": "mallory", "password": "guess-1234"}).status_code
+             for _ in range(5)]
+    assert codes == [401, 401, 401, 429, 429]
+    resp = client.post("/api/login", json={"username": "mallory", "password": "guess-1234"})
+    assert resp.get_json()["status"] == "error"
+    assert "Retry-After" in resp.headers

@@ -1,0 +1,71 @@
+"""The settings resolver: precedence, config.json, secrets."""
+
+import json
+
+import pytest
+
+import settings
+from app import create_app
+
+
+def test_precedence_default_file_env_override(tmp_path):
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({"alohomora": {"timeout": 7}, "app": {"port": 9000}}))
+    values = settings.load_static({"config_json": str(cfg)}, environ={})
+    assert values["alohomora.timeout"] == 7 and values["app.port"] == 9000
+    assert values["auto_release.hours"] == 72  # built-in default
+    values = settings.load_static({"config_json": str(cfg)}, environ={"PORT": "9100", "ALOHOMORA_TIMEOUT": "2.5"})
+    assert values["app.port"] == 9100 and values["alohomora.timeout"] == 2.5
+    values = settings.load_static({"config_json": str(cfg), "app.port": 9200}, environ={"PORT": "9100"})
+    assert values["app.port"] == 9200
+
+
+def test_config_json_is_created_with_seed_000_keys(tmp_path):
+    cfg = tmp_path / "config.json"
+    settings.load_static({"config_json": str(cfg)}, environ={})
+    created = json.loads(cfg.read_text())
+    assert created["alohomora"] == {"base_url": "http://localhost:8000", "timeout": 5}
+    assert set(created["app"]) == {"host", "port", "debug"}
+
+
+def test_env_values_are_parsed_and_validated(tmp_path):
+    cfg = str(tmp_path / "c.json")
+    assert settings.load_static({"config_json": cfg}, environ={"MAIL_ENABLED": "yes"})["mail.enabled"] is True
+    with pytest.raises(ValueError):
+        settings.load_static({"config_json": cfg}, environ={"AUTO_RELEASE_HOURS": "soon"})
+    with pytest.raises(ValueError):
+        settings.load_static({"config_json": cfg}, environ={"MAIL_ENABLED": "maybe"})
+
+
+def test_database_override_wins_for_runtime_keys(app, runner):
+    assert settings.get("auto_release.hours") == 72
+    result = runner.invoke(args=["set-config", "auto_release.hours", "12"])
+    assert result.exit_code == 0, result.output
+    settings.forget_db_overrides()
+    assert settings.get("auto_release.hours") == 12
+    assert settings.static("auto_release.hours") == 72
+
+
+def test_production_refuses_to_start_without_secret(base_settings, tmp_path):
+    overrides = {**base_settings, "app.env": "production", "jwt.secret_key": ""}
+    with pytest.raises(RuntimeError, match="JWT_SECRET_KEY"):
+        create_app(overrides)
+    with pytest.raises(RuntimeError, match="at least"):
+        create_app({**overrides, "jwt.secret_key": "short"})
+
+
+def test_development_generates_and_keeps_a_secret(base_settings, tmp_path, monkeypatch):
+    monkeypatch.setenv("CONCIERGE_INSTANCE", str(tmp_path))
+    first = create_app({**base_settings, "app.env": "development", "jwt.secret_key": ""})
+    second = create_app({**base_settings, "app.env": "development", "jwt.secret_key": ""})
+    assert first.config["JWT_SECRET_KEY"] == second.config["JWT_SECRET_KEY"]
+    assert len(first.config["JWT_SECRET_KEY"]) >= 32
+    assert (tmp_path / "jwt_secret").stat().st_mode & 0o077 == 0
+
+
+def test_every_setting_is_documented_in_readme():
+    from tests.conftest import PROJECT_ROOT
+
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    missing = [key for key in settings.SETTINGS if f"`{key}`" not in readme]
+    assert missing == []
