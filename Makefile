@@ -20,7 +20,7 @@ test: $(STAMP)  ## the whole suite on SQLite and on PostgreSQL + Redis
 fuzz: $(STAMP)  ## schemathesis against a live server: no request may produce a 5xx
 	scripts/fuzz.sh
 
-bench: $(STAMP)  ## benchmarks (print figures; not run by CI)
+bench: $(STAMP)  ## benchmarks: print figures and ratios (BENCH=auth runs one; not run by CI)
 	scripts/bench.sh
 
 lint: $(STAMP)
