@@ -113,7 +113,6 @@ def register_extensions(app: Flask) -> None:
 
 def register_jwt_callbacks(app: Flask) -> None:
     """JWT failures speak each endpoint's error shape; revocation checks user, token version and jti."""
-    from models import User
     from services import tokens
 
     def unauthorized(message: str):
@@ -121,12 +120,8 @@ def register_jwt_callbacks(app: Flask) -> None:
 
     @jwt.token_in_blocklist_loader
     def _revoked(_header: dict, payload: dict) -> bool:
-        try:
-            user = db.session.get(User, uuid.UUID(payload["sub"]))
-        except (KeyError, ValueError):
-            user = None
-        g.jwt_user = user
-        return tokens.is_revoked(payload, user)
+        g.jwt_user, revoked = tokens.load_token_user(payload)
+        return revoked
 
     @jwt.user_lookup_loader
     def _user(_header: dict, _payload: dict):

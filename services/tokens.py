@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
 
 import settings
 from extensions import db
@@ -71,11 +72,21 @@ def revoke_encoded(token: str, user: User) -> bool:
     return True
 
 
-def is_revoked(payload: dict, user: User | None) -> bool:
-    """True if the token's user is gone, its version is stale, or its jti was revoked."""
-    if user is None or payload.get("tv") != user.token_version:
-        return True
-    return db.session.scalar(select(RevokedToken.jti).where(RevokedToken.jti == payload["jti"])) is not None
+def load_token_user(payload: dict) -> tuple[User | None, bool]:
+    """(the token's user, whether the token is revoked), in one round trip: this runs on every request.
+
+    Revoked means: the user is gone, the token's version is stale, or its jti was revoked by logout.
+    """
+    try:
+        user_id = uuid.UUID(payload["sub"])
+    except (KeyError, ValueError, TypeError):
+        return None, True
+    jti_revoked = exists().where(RevokedToken.jti == payload.get("jti"))
+    row = db.session.execute(select(User, jti_revoked).where(User.id == user_id)).first()
+    if row is None:
+        return None, True
+    user, revoked = row
+    return user, bool(revoked) or payload.get("tv") != user.token_version
 
 
 def purge_expired_revocations() -> int:
