@@ -162,6 +162,7 @@ BLUEPRINT_MODULES = (
     "auth",
     "admin",
     "docs",
+    "account",
 )
 
 
