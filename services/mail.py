@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+import queue as queue_module
 import smtplib
 import threading
 from dataclasses import dataclass
@@ -32,10 +33,9 @@ log = logging.getLogger("concierge.mail")
 QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
 MAX_BACKOFF_SECONDS = 3600
 BATCH_SIZE = 50
+MAX_PENDING = 1000  # after-commit batches waiting for the background thread; beyond that the job delivers
 _SESSION_KEY = "concierge.mail_outbox_ids"
 
-_threads: list[threading.Thread] = []
-_threads_lock = threading.Lock()
 
 
 # ------------------------------------------------------------------ switches
@@ -113,17 +113,43 @@ def _forget_rolled_back(session: Session) -> None:
     session.info.pop(_SESSION_KEY, None)
 
 
-def start_background_delivery(app: Flask, ids: list[int]) -> threading.Thread:
-    """Try these messages once in a daemon thread; failures stay queued for the `deliver_mail` job."""
-    thread = threading.Thread(target=_deliver_in_thread, args=(app, list(ids)), name="mail-deliver", daemon=True)
-    with _threads_lock:
-        _threads[:] = [t for t in _threads if t.is_alive()]
-        _threads.append(thread)
-    thread.start()
-    return thread
+class BackgroundDeliverer:
+    """One daemon thread per process trying freshly committed messages once, in order.
+
+    Bounded on purpose: a dead or slow SMTP server costs one thread and a queue of at most
+    MAX_PENDING batches, never a thread per request; what does not fit is left to the job.
+    """
+
+    def __init__(self) -> None:
+        self.queue: queue_module.Queue[tuple[Flask, list[int]]] = queue_module.Queue(maxsize=MAX_PENDING)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, app: Flask, ids: list[int]) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():  # also after a fork (gunicorn)
+                self._thread = threading.Thread(target=self._run, name="mail-deliverer", daemon=True)
+                self._thread.start()
+        try:
+            self.queue.put_nowait((app, list(ids)))
+        except queue_module.Full:
+            log.warning("mail background queue full: %s message(s) left to the deliver_mail job", len(ids))
+
+    def _run(self) -> None:
+        while True:
+            app, ids = self.queue.get()
+            try:
+                _deliver_batch(app, ids)
+            finally:
+                self.queue.task_done()
+
+    def wait(self, timeout: float = 30.0) -> bool:
+        """Block until every submitted batch was tried (tests); False on timeout."""
+        with self.queue.all_tasks_done:
+            return self.queue.all_tasks_done.wait_for(lambda: self.queue.unfinished_tasks == 0, timeout)
 
 
-def _deliver_in_thread(app: Flask, ids: list[int]) -> None:
+def _deliver_batch(app: Flask, ids: list[int]) -> None:
     with app.app_context():
         try:
             for message_id in ids:
@@ -134,12 +160,17 @@ def _deliver_in_thread(app: Flask, ids: list[int]) -> None:
             db.session.remove()
 
 
-def wait_for_background(timeout: float = 30.0) -> None:
-    """Join the after-commit delivery threads started so far (tests, `flask` commands before exit)."""
-    with _threads_lock:
-        threads = list(_threads)
-    for thread in threads:
-        thread.join(timeout)
+background = BackgroundDeliverer()
+
+
+def start_background_delivery(app: Flask, ids: list[int]) -> None:
+    """Try these messages once, soon, off the request thread; failures stay queued for the job."""
+    background.submit(app, ids)
+
+
+def wait_for_background(timeout: float = 30.0) -> bool:
+    """Wait for the after-commit attempts submitted so far (tests)."""
+    return background.wait(timeout)
 
 
 # ------------------------------------------------------------------ delivery

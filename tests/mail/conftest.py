@@ -78,6 +78,15 @@ def smtp():
     controller.stop()
 
 
+@pytest.fixture(scope="session")
+def silent_smtp_port():
+    """A port that accepts TCP connections (kernel backlog) but never says a word: a hung SMTP server."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(64)
+        yield sock.getsockname()[1]
+
+
 @pytest.fixture
 def mail_settings() -> dict:
     return {}

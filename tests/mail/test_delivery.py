@@ -44,6 +44,17 @@ def test_smtp_down_api_answers_and_failure_is_recorded(client, db, alice, alice_
     assert all(r.sent_at is None and "ConnectionRefusedError" in r.last_error for r in rows)
 
 
+@pytest.mark.parametrize("mail_settings", [{"mail.timeout_seconds": 0.5}])
+def test_hung_smtp_server_does_not_hold_the_request(app, client, db, silent_smtp_port, alice, alice_headers):
+    app.extensions["concierge.settings"]["mail.port"] = silent_smtp_port
+    resp = client.put("/api/users/me/password", headers=alice_headers,
+                      json={"current_password": PASSWORD, "new_password": "a-brand-new-secret"})
+    assert resp.status_code == 202 and resp.get_json()["data"]["pending"] is True
+    settle()
+    [row] = outbox()
+    assert row.status == "queued" and row.attempts == 1 and "timed out" in row.last_error
+
+
 def test_job_delivers_once_the_server_is_back(app, db, smtp, factory):
     holder = factory.user("hannah")
     live_port = app.extensions["concierge.settings"]["mail.port"]
