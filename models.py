@@ -123,6 +123,8 @@ class AccountChange(db.Model):
     new_email: Mapped[str | None] = mapped_column(String(254))
     # The new password's argon2 hash, computed at request time: the plaintext is never stored.
     new_password_hash: Mapped[str | None] = mapped_column(String(255))
+    # The account's token_version at request time: any later password/email/admin change voids the link.
+    user_token_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=clock.now)
     expires_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     used_at: Mapped[datetime | None] = mapped_column(DateTime)

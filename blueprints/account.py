@@ -26,6 +26,7 @@ def _answer(outcome: ChangeOutcome, kind: str):
 
 
 @bp.put("/api/users/me/password")
+@limiter.limit(lambda: settings.get("ratelimit.login"))  # the password check must not become an oracle
 @authenticated()
 @expects(json=PasswordChangeIn, resp={200: Envelope, 202: Envelope, 401: None, 403: None, 422: None},
          tags=("account",), security=BEARER)
@@ -36,6 +37,7 @@ def change_password(body: PasswordChangeIn):
 
 
 @bp.put("/api/users/me/email")
+@limiter.limit(lambda: settings.get("ratelimit.login"))  # the password check must not become an oracle
 @authenticated()
 @expects(json=EmailChangeIn, resp={200: Envelope, 202: Envelope, 400: None, 401: None, 403: None, 409: None,
                                    422: None}, tags=("account",), security=BEARER)

@@ -55,6 +55,7 @@ def _open_change(user: User, kind: str, **values) -> tuple[str, AccountChange]:
     token = secrets.token_urlsafe(32)
     now = clock.now()
     change = AccountChange(user_id=user.id, kind=kind, token_hash=hash_token(token), created_at=now,
+                           user_token_version=user.token_version,
                            expires_at=now + timedelta(hours=settings.static("mail.confirmation_hours")), **values)
     db.session.add(change)
     return token, change
@@ -94,7 +95,8 @@ def request_password_change(user: User, current_password: str, new_password: str
 
 
 def confirm(kind: str, token: str) -> User:
-    """Apply the change this link stands for: once, before it expires, and only for its kind."""
+    """Apply the change this link stands for: once, before it expires, only for its kind, and only while the
+    account has not changed since (a confirmed password change voids a stranger's pending e-mail change)."""
     change = db.session.scalar(select(AccountChange).where(AccountChange.token_hash == hash_token(token),
                                                            AccountChange.kind == kind))
     if change is None:
@@ -104,13 +106,15 @@ def confirm(kind: str, token: str) -> User:
         raise ApiError(409, "This confirmation link has already been used")
     if change.expires_at <= now:
         raise ApiError(410, "This confirmation link has expired")
+    user = accounts.get_user(change.user_id)
+    if user.token_version != change.user_token_version:
+        raise ApiError(410, "This confirmation link was voided by a later change to the account")
     claimed = db.session.execute(
         update(AccountChange).where(AccountChange.id == change.id, AccountChange.used_at.is_(None))
         .values(used_at=now).execution_options(synchronize_session=False))
     if claimed.rowcount != 1:
         db.session.rollback()
         raise ApiError(409, "This confirmation link has already been used")
-    user = accounts.get_user(change.user_id)
     try:
         if kind == EMAIL:
             return accounts.set_email(user, change.new_email)  # commits the claim with the change

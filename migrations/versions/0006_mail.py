@@ -43,6 +43,7 @@ def upgrade():
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('new_email', sa.String(length=254), nullable=True),
     sa.Column('new_password_hash', sa.String(length=255), nullable=True),
+    sa.Column('user_token_version', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('expires_at', sa.DateTime(), nullable=False),
     sa.Column('used_at', sa.DateTime(), nullable=True),

@@ -191,3 +191,40 @@ def test_db_override_turns_confirmations_off(client, smtp, admin_headers, alice,
     assert resp.status_code == 200 and resp.get_json()["data"]["user"]["email"] == "direct@example.com"
     settle()
     assert smtp.messages == []
+
+
+def test_a_later_account_change_voids_pending_links(client, db, smtp, admin_headers, alice, alice_headers):
+    # someone with alice's session asks for a new address; alice reacts by changing her password
+    assert client.put("/api/users/me/email", headers=alice_headers,
+                      json={"password": PASSWORD, "new_email": "thief@example.com"}).status_code == 202
+    assert client.put("/api/users/me/password", headers=alice_headers,
+                      json={"current_password": PASSWORD, "new_password": "a-brand-new-secret"}).status_code == 202
+    settle()
+    email_token = smtp.to("thief@example.com")[0].link("confirm-email")
+    password_token = [m for m in smtp.to("alice@example.com") if "confirm-password" in m.text][0].link(
+        "confirm-password")
+    assert client.get(f"/api/confirm-password/{password_token}").status_code == 200
+    resp = client.get(f"/api/confirm-email/{email_token}")
+    assert resp.status_code == 410
+    assert resp.get_json()["message"] == "This confirmation link was voided by a later change to the account"
+    db.session.expire_all()
+    assert db.session.get(User, alice.id).email == "alice@example.com"
+
+
+def test_admin_reset_voids_a_pending_password_change(client, smtp, admin_headers, alice, alice_headers):
+    assert client.put("/api/users/me/password", headers=alice_headers,
+                      json={"current_password": PASSWORD, "new_password": "a-brand-new-secret"}).status_code == 202
+    settle()
+    token = smtp.to("alice@example.com")[0].link("confirm-password")
+    assert client.put(f"/api/admin/users/{alice.id}/password", headers=admin_headers,
+                      json={"password": "set-by-the-admin"}).status_code == 200
+    assert client.get(f"/api/confirm-password/{token}").status_code == 410
+    assert login(client, "alice", "set-by-the-admin") == 200
+
+
+@pytest.mark.parametrize("mail_settings", [{"ratelimit.login": "2 per minute"}])
+def test_password_checks_are_rate_limited(client, alice, alice_headers):
+    codes = [client.put("/api/users/me/password", headers=alice_headers,
+                        json={"current_password": f"guess-{i}", "new_password": "a-brand-new-secret"}).status_code
+             for i in range(3)]
+    assert codes == [403, 403, 429]
