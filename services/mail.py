@@ -61,6 +61,7 @@ class Rendered:
 
 def render(template: str, subject: str, **context) -> Rendered:
     """Render templates/mail/<template>.txt and .html with the same context."""
+    subject = " ".join(subject.split())[:255]  # no CR/LF from user-supplied parts: no header injection
     context = {"subject": subject, "frontend_url": settings.static("frontend.base_url").rstrip("/"), **context}
     return Rendered(subject, render_template(f"mail/{template}.txt", **context),
                     render_template(f"mail/{template}.html", **context))

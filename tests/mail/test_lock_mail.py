@@ -67,3 +67,13 @@ def test_mail_active_needs_master_and_effective_setting(db, client, admin_header
     assert mail.mail_active() is True
     assert client.put("/api/admin/config", headers=admin_headers, json={"mail.enabled": False}).status_code == 200
     assert mail.master_enabled() is True and mail.mail_active() is False
+
+
+def test_subject_cannot_inject_headers(db, smtp, factory):
+    holder = factory.user("hannah")
+    mail.queue_lock_notice(holder, "Content/Evil.uasset\r\nBcc: victim@example.com", "bob", None)
+    db.session.commit()
+    settle()
+    [sent] = smtp.messages
+    assert sent.to == ["hannah@example.com"]
+    assert sent.subject == "bob asks you to release Content/Evil.uasset Bcc: victim@example.com"
