@@ -51,7 +51,8 @@ def _check_password(user: User, password: str, message: str) -> None:
 
 def _open_change(user: User, kind: str, **values) -> tuple[str, AccountChange]:
     """Void the user's older requests of this kind and add a new one (the caller commits)."""
-    db.session.execute(delete(AccountChange).where(AccountChange.user_id == user.id, AccountChange.kind == kind))
+    db.session.execute(delete(AccountChange).where(AccountChange.user_id == user.id, AccountChange.kind == kind)
+                       .execution_options(synchronize_session=False))
     token = secrets.token_urlsafe(32)
     now = clock.now()
     change = AccountChange(user_id=user.id, kind=kind, token_hash=hash_token(token), created_at=now,
