@@ -57,6 +57,8 @@ def load_settings(app: Flask, overrides: dict[str, Any] | None) -> None:
         RATELIMIT_STORAGE_URI=values["ratelimit.storage_uri"],
         RATELIMIT_KEY_PREFIX=values["ratelimit.key_prefix"],
         RATELIMIT_HEADERS_ENABLED=True,
+        # a moving window: a fixed one lets a client burst twice the limit across a window boundary
+        RATELIMIT_STRATEGY="moving-window",
         RATELIMIT_ENABLED=values["ratelimit.enabled"],
         MAIL_SERVER=values["mail.server"],
         MAIL_PORT=values["mail.port"],
@@ -157,6 +159,7 @@ BLUEPRINT_MODULES = (
     "auth",
     "admin",
     "docs",
+    "account",
 )
 
 

@@ -107,7 +107,21 @@ def run_scheduler() -> None:
     jobs.start_scheduler(current_app._get_current_object(), block=True)
 
 
+MAIL_TEST_STATUS_KEY = "system.startup.mail_test_status"
+
+
+@click.command("test-email")
+@with_appcontext
+def test_email() -> None:
+    """Send a test e-mail to the first admin now and store SUCCESS / FAILED / SKIPPED (seed 002)."""
+    from services import mail
+
+    status, detail = mail.send_test_email()
+    configuration.write(MAIL_TEST_STATUS_KEY, status, "test-email")
+    click.echo(f"test-email: {status}{f' ({detail})' if detail else ''}")
+
+
 def register_commands(app: Flask) -> None:
     """Attach every CLI command and group to the app."""
-    for command in (create_admin, set_config, users_cli, settings_cli, scheduler_cli):
+    for command in (create_admin, set_config, users_cli, settings_cli, scheduler_cli, test_email):
         app.cli.add_command(command)

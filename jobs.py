@@ -49,6 +49,7 @@ JOBS: list[Job] = [
     Job("purge_revoked_tokens", "services.tokens:purge_expired_revocations", 3600,
         "delete revocation rows of tokens that have expired anyway"),
     Job("purge_job_runs", "jobs:purge_job_runs", 86400, "keep 30 days of job run history"),
+    Job("deliver_mail", "services.mail:deliver_due", 30, "send queued e-mails that are due (retries with backoff)"),
 ]
 
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Uuid
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import db
@@ -86,3 +86,45 @@ class JobRun(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     ok: Mapped[bool | None] = mapped_column(Boolean)
     result: Mapped[str | None] = mapped_column(String(200))
+
+
+class MailOutbox(db.Model):
+    """An e-mail written in the request's transaction and delivered afterwards (retried with backoff)."""
+
+    __tablename__ = "mail_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    to: Mapped[str] = mapped_column(String(254), nullable=False)
+    subject: Mapped[str] = mapped_column(String(255), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    html: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(40), nullable=False)
+    # queued -> sending (claimed by one deliverer until next_attempt_at) -> sent | queued (retry) | failed
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=clock.now)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=clock.now)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_mail_outbox_due", "status", "next_attempt_at"),)
+
+
+class AccountChange(db.Model):
+    """A self-service e-mail or password change waiting for its confirmation link (token stored as SHA-256)."""
+
+    __tablename__ = "account_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False,
+                                               index=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # "email" | "password"
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    new_email: Mapped[str | None] = mapped_column(String(254))
+    # The new password's argon2 hash, computed at request time: the plaintext is never stored.
+    new_password_hash: Mapped[str | None] = mapped_column(String(255))
+    # The account's token_version at request time: any later password/email/admin change voids the link.
+    user_token_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=clock.now)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)

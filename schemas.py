@@ -104,3 +104,27 @@ class ConfigUpdateIn(BaseModel):
 
 class ConfigStatusOut(BaseModel):
     mail_enabled: bool
+
+
+# ---------------------------------------------------------------- account self-service (seed 002)
+
+class PasswordChangeIn(Lenient):
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    new_password: Password
+
+
+class EmailChangeIn(Lenient):
+    password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    new_email: EmailStr
+
+
+class AccountChangeOut(BaseModel):
+    """`data` of a change request: pending (202, link mailed to `sent_to`) or applied (200, new tokens)."""
+
+    pending: bool
+    kind: str
+    sent_to: str | None = None
+    expires_at: str | None = None
+    user: UserOut | None = None
+    access_token: str | None = None
+    refresh_token: str | None = None

@@ -120,6 +120,15 @@ SETTINGS: dict[str, Setting] = {
         Setting("alohomora.base_url", str, "http://localhost:8000", "ALOHOMORA_BASE_URL"),
         Setting("alohomora.timeout", Annotated[float, Field(gt=0)], 5.0, "ALOHOMORA_TIMEOUT",
                 help="seconds per outbound call"),
+        # -- mail delivery and confirmations
+        Setting("mail.timeout_seconds", Annotated[float, Field(gt=0)], 10.0, "MAIL_TIMEOUT",
+                help="SMTP connect/read timeout per delivery attempt"),
+        Setting("mail.max_attempts", PositiveInt, 5, "MAIL_MAX_ATTEMPTS",
+                help="delivery attempts per queued e-mail before it is marked `failed`"),
+        Setting("mail.retry_seconds", PositiveInt, 60, "MAIL_RETRY_SECONDS",
+                help="wait before the 2nd attempt; doubles after each failure (capped at 1 h)"),
+        Setting("mail.confirmation_hours", PositiveInt, 24, "MAIL_CONFIRMATION_HOURS",
+                help="lifetime of an e-mail/password change confirmation link"),
     ]
 }
 
