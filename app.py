@@ -162,6 +162,8 @@ BLUEPRINT_MODULES = (
     "auth",
     "admin",
     "docs",
+    "locks",
+    "lfs",
 )
 
 

@@ -49,6 +49,8 @@ JOBS: list[Job] = [
     Job("purge_revoked_tokens", "services.tokens:purge_expired_revocations", 3600,
         "delete revocation rows of tokens that have expired anyway"),
     Job("purge_job_runs", "jobs:purge_job_runs", 86400, "keep 30 days of job run history"),
+    Job("release_expired_locks", "services.locks:release_expired_locks", 3600,
+        "release locks older than auto_release.hours when auto_release.enabled"),
 ]
 
 
