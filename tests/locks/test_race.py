@@ -31,7 +31,7 @@ def test_exactly_one_of_many_concurrent_acquirers_wins(live_server, factory):
     assert statuses == [201] + [409] * (RACERS - 1)
     winner = next(name for name, status, _ in results if status == 201)
     winner_lock = next(body["data"] for _, status, body in results if status == 201)
-    for name, status, body in results:
+    for _, status, body in results:
         if status == 409:
             assert body["details"]["holder"] == winner and winner in body["message"]
             assert body["details"]["locked_at"] == winner_lock["created_at"]
