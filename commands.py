@@ -120,7 +120,7 @@ def list_locks(owner: str | None, branch: str | None, prefix: str | None) -> Non
 
     items, _ = locks.list_locks(owner=owner, branch=branch, prefix=prefix, per_page=1_000_000)
     for lock in items:
-        click.echo(f"{lock.asset_path}\t{lock.owner.username}\t{lock.branch or '-'}\t{lock.created_at.isoformat()}Z")
+        click.echo(f"{lock.asset_path}\t{lock.owner}\t{lock.branch or '-'}\t{lock.created_at.isoformat()}Z")
 
 
 @locks_cli.command("release")
@@ -133,7 +133,7 @@ def release_lock(path: str) -> None:
         lock = locks.release_path(path, "cli")
     except ApiError as exc:
         raise click.ClickException(exc.message) from None
-    click.echo(f"released {lock.asset_path} (held by {lock.owner.username})")
+    click.echo(f"released {lock.asset_path} (held by {lock.owner})")
 
 
 @locks_cli.command("release-branch")

@@ -10,7 +10,6 @@ from flask import Blueprint, jsonify
 from blueprints.common import authenticated, expects, require_user
 from envelope import iso_z_seconds
 from errors import LFS_MEDIA_TYPE, ApiError, use_family
-from models import Lock
 from schemas import LfsError, LfsListQuery, LfsLockIn, LfsLockList, LfsLockOut, LfsUnlockIn, LfsVerifyIn, LfsVerifyOut
 from services import locks
 
@@ -21,9 +20,9 @@ SECURITY = [{"basicAuth": []}, {"bearerAuth": []}]
 MAX_LIMIT = 1000
 
 
-def lfs_lock(lock: Lock) -> dict:
+def lfs_lock(lock: locks.LockInfo) -> dict:
     return {"id": str(lock.id), "path": lock.asset_path, "locked_at": iso_z_seconds(lock.created_at),
-            "owner": {"name": lock.owner.username}}
+            "owner": {"name": lock.owner}}
 
 
 def lfs_response(payload: dict, status: int = 200):

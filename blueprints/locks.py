@@ -78,7 +78,7 @@ def release_branch(body: BranchIn):
 def notify(asset_path: str, body: NotifyIn):
     """E-mail the holder that you need this asset (503 when mail is disabled on this server)."""
     lock = locks.notify_holder(asset_path, require_user(), body.message)
-    return success({"asset_path": lock.asset_path, "holder": lock.owner.username}, "Lock holder notified")
+    return success({"asset_path": lock.asset_path, "holder": lock.owner}, "Lock holder notified")
 
 
 @bp.get("/api/locks/<path:asset_path>")

@@ -7,6 +7,8 @@ path, so the database, not a check-then-insert, decides who wins a race.
 from __future__ import annotations
 
 import re
+import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,19 +30,44 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 _RELEASE_COLUMNS = ["lock_id", "asset_path", "owner", "branch", "locked_at", "released_at", "released_by", "reason"]
 
 
+@dataclass(frozen=True)
+class LockInfo:
+    """A lock as plain values (what services hand out; stays readable after the row is gone)."""
+
+    id: int
+    asset_path: str
+    branch: str | None
+    comment: str | None
+    owner: str  # the holder's username
+    owner_id: uuid.UUID
+    created_at: datetime
+
+
+# One SELECT with the holder's name: no ORM identity map, no lazy loads, no refresh after commit.
+_INFO = (Lock.id, Lock.asset_path, Lock.branch, Lock.comment, User.username, Lock.owner_id, Lock.created_at)
+
+
+def _info_query():
+    return select(*_INFO).join(User, User.id == Lock.owner_id)
+
+
+def _infos(query) -> list[LockInfo]:
+    return [LockInfo(*row) for row in db.session.execute(query)]
+
+
 class LockHeld(ApiError):
     """409 naming the holder and when they locked; `lock` lets the LFS API answer in its own shape."""
 
-    def __init__(self, lock: Lock):
-        holder, since = lock.owner.username, iso_z(lock.created_at)
-        super().__init__(409, f"{lock.asset_path} is already locked by {holder} since {since}",
-                         {"holder": holder, "locked_at": since, "lock": as_dict(lock)})
+    def __init__(self, lock: LockInfo):
+        since = iso_z(lock.created_at)
+        super().__init__(409, f"{lock.asset_path} is already locked by {lock.owner} since {since}",
+                         {"holder": lock.owner, "locked_at": since, "lock": as_dict(lock)})
         self.lock = lock
 
 
-def as_dict(lock: Lock) -> dict[str, Any]:
+def as_dict(lock: LockInfo) -> dict[str, Any]:
     return {"id": lock.id, "asset_path": lock.asset_path, "branch": lock.branch, "comment": lock.comment,
-            "owner": lock.owner.username, "owner_id": str(lock.owner_id), "created_at": iso_z(lock.created_at)}
+            "owner": lock.owner, "owner_id": str(lock.owner_id), "created_at": iso_z(lock.created_at)}
 
 
 def release_dict(row: LockRelease) -> dict[str, Any]:
@@ -78,38 +105,37 @@ def path_key(path: str) -> str:
     return path.lower()
 
 
-def find(raw_path: str) -> Lock | None:
-    return db.session.scalar(select(Lock).where(Lock.path_key == path_key(normalize_path(raw_path))))
+def find(raw_path: str) -> LockInfo | None:
+    found = _infos(_info_query().where(Lock.path_key == path_key(normalize_path(raw_path))))
+    return found[0] if found else None
 
 
-def get(raw_path: str) -> Lock:
+def get(raw_path: str) -> LockInfo:
     lock = find(raw_path)
     if lock is None:
         raise not_found("Lock")
     return lock
 
 
-def get_by_id(lock_id: str | int) -> Lock:
-    try:
-        lock = db.session.get(Lock, int(lock_id))
-    except (TypeError, ValueError):
-        lock = None
-    if lock is None:
+def get_by_id(lock_id: str | int) -> LockInfo:
+    found = _infos(_info_query().where(Lock.id == int(lock_id))) if str(lock_id).isdigit() else []
+    if not found:
         raise not_found("Lock")
-    return lock
+    return found[0]
 
 
-def acquire(owner: User, raw_path: str, branch: str | None, comment: str | None = None) -> Lock:
+def acquire(owner: User, raw_path: str, branch: str | None, comment: str | None = None) -> LockInfo:
     """Insert the lock; the unique path key makes exactly one of N concurrent callers win."""
     path = normalize_path(raw_path)
-    owner_id = owner.id
+    owner_id, owner_name = owner.id, owner.username
     for _ in range(ACQUIRE_ATTEMPTS):
-        lock = Lock(asset_path=path, path_key=path_key(path), owner_id=owner_id, branch=branch, comment=comment,
-                    created_at=clock.now())
-        db.session.add(lock)
+        now = clock.now()
+        insert_lock = insert(Lock.__table__).values(asset_path=path, path_key=path_key(path), owner_id=owner_id,
+                                                    branch=branch, comment=comment, created_at=now)
         try:
+            lock_id = db.session.execute(insert_lock.returning(Lock.__table__.c.id)).scalar_one()
             db.session.commit()
-            return lock
+            return LockInfo(lock_id, path, branch, comment, owner_name, owner_id, now)
         except IntegrityError:
             db.session.rollback()  # ends the failed transaction; the holder is read in a fresh one
         holder = find(path)
@@ -119,31 +145,33 @@ def acquire(owner: User, raw_path: str, branch: str | None, comment: str | None 
     raise ApiError(409, f"{path} is being locked and released concurrently; try again")
 
 
-def acquire_many(owner: User, raw_paths: list[str], branch: str | None, comment: str | None = None) -> list[Lock]:
+def acquire_many(owner: User, raw_paths: list[str], branch: str | None,
+                 comment: str | None = None) -> list[LockInfo]:
     """All or nothing: every path is locked in one transaction, or none is (409 names the first holder)."""
     paths = list(dict.fromkeys(normalize_path(p) for p in raw_paths))
-    held = db.session.scalars(select(Lock).where(Lock.path_key.in_([path_key(p) for p in paths]))).first()
-    if held is not None:
-        raise LockHeld(held)
-    now, owner_id = clock.now(), owner.id
+    holders = _info_query().where(Lock.path_key.in_([path_key(p) for p in paths])).order_by(Lock.id).limit(1)
+    if held := _infos(holders):
+        raise LockHeld(held[0])
+    now, owner_id, owner_name = clock.now(), owner.id, owner.username
     locks = [Lock(asset_path=p, path_key=path_key(p), owner_id=owner_id, branch=branch, comment=comment,
                   created_at=now) for p in paths]
     db.session.add_all(locks)
     try:
+        db.session.flush()
+        created = [LockInfo(lk.id, lk.asset_path, branch, comment, owner_name, owner_id, now) for lk in locks]
         db.session.commit()
     except IntegrityError:
         db.session.rollback()  # someone won one of the paths after our check: the constraint decides
-        held = db.session.scalars(select(Lock).where(Lock.path_key.in_([path_key(p) for p in paths]))).first()
-        if held is not None:
-            raise LockHeld(held) from None
+        if held := _infos(holders):
+            raise LockHeld(held[0]) from None
         raise ApiError(409, "Some of these paths were locked concurrently; try again") from None
-    return locks
+    return created
 
 
 def list_locks(*, owner: str | None = None, branch: str | None = None, prefix: str | None = None,
-               page: int = 1, per_page: int = 50) -> tuple[list[Lock], int]:
+               page: int = 1, per_page: int = 50) -> tuple[list[LockInfo], int]:
     """Newest first, filtered by owner username, branch and path prefix (case-insensitive)."""
-    query = select(Lock)
+    query = _info_query()
     if owner:
         query = query.where(Lock.owner_id == select(User.id).where(
             User.username == accounts.normalize_username(owner)).scalar_subquery())
@@ -154,14 +182,13 @@ def list_locks(*, owner: str | None = None, branch: str | None = None, prefix: s
         escaped = start.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(Lock.path_key.like(escaped + "%", escape="\\"))
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    items = db.session.scalars(query.order_by(Lock.id.desc()).offset((page - 1) * per_page).limit(per_page))
-    return list(items), total
+    return _infos(query.order_by(Lock.id.desc()).offset((page - 1) * per_page).limit(per_page)), total
 
 
 def page_by_cursor(*, path: str | None = None, lock_id: str | None = None, cursor: str | None = None,
-                   limit: int = 100) -> tuple[list[Lock], str | None]:
+                   limit: int = 100) -> tuple[list[LockInfo], str | None]:
     """Newest first, keyset-paginated on the id (the Git LFS API's `cursor`/`next_cursor`)."""
-    query = select(Lock).order_by(Lock.id.desc())
+    query = _info_query().order_by(Lock.id.desc())
     if path:
         try:
             query = query.where(Lock.path_key == path_key(normalize_path(path)))
@@ -175,26 +202,26 @@ def page_by_cursor(*, path: str | None = None, lock_id: str | None = None, curso
         if not cursor.isdigit():
             raise ApiError(422, "Invalid cursor")
         query = query.where(Lock.id <= int(cursor))
-    rows = list(db.session.scalars(query.limit(limit + 1)))
+    rows = _infos(query.limit(limit + 1))
     next_cursor = str(rows[limit].id) if len(rows) > limit else None
     return rows[:limit], next_cursor
 
 
-def release(lock: Lock, actor: User, *, force: bool) -> Lock:
+def release(lock: LockInfo, actor: User, *, force: bool) -> LockInfo:
     """Release one lock: its owner always; someone else only with `force`, and only an admin."""
-    holder = lock.owner
     forced = lock.owner_id != actor.id
     if forced and not force:
-        raise forbidden(f"{lock.asset_path} is locked by {holder.username}: only they or an admin can release it")
+        raise forbidden(f"{lock.asset_path} is locked by {lock.owner}: only they or an admin can release it")
     if forced and not actor.is_admin:
         raise forbidden("Only an admin can release another user's lock")
-    _delete_one(lock, "admin" if forced else "owner", actor.username)
+    actor_name = actor.username
+    _delete_one(lock, "admin" if forced else "owner", actor_name)
     if forced and mail.mail_active():
-        mail.queue_force_release_notice(holder, lock.asset_path, actor.username)
+        mail.queue_force_release_notice(db.session.get(User, lock.owner_id), lock.asset_path, actor_name)
     return lock
 
 
-def release_path(raw_path: str, by: str, reason: str = "admin") -> Lock:
+def release_path(raw_path: str, by: str, reason: str = "admin") -> LockInfo:
     """Release a path regardless of its owner (CLI)."""
     lock = get(raw_path)
     _delete_one(lock, reason, by)
@@ -204,7 +231,7 @@ def release_path(raw_path: str, by: str, reason: str = "admin") -> Lock:
 def release_many(raw_paths: list[str], actor: User) -> list[str]:
     """All or nothing: release every listed lock of the caller (admins: anyone's), or none."""
     keys = list(dict.fromkeys(path_key(normalize_path(p)) for p in raw_paths))
-    found = {lock.path_key: lock for lock in db.session.scalars(select(Lock).where(Lock.path_key.in_(keys)))}
+    found = {path_key(lock.asset_path): lock for lock in _infos(_info_query().where(Lock.path_key.in_(keys)))}
     missing = [k for k in keys if k not in found]
     if missing:
         raise ApiError(404, "Lock not found", {"asset_paths": missing})
@@ -217,16 +244,9 @@ def release_many(raw_paths: list[str], actor: User) -> list[str]:
     return released
 
 
-def _delete_one(lock: Lock, reason: str, by: str) -> None:
-    owner_name = lock.owner.username
-    db.session.expunge(lock)  # the row goes; the caller keeps a readable snapshot
-    gone = db.session.execute(delete(Lock.__table__).where(Lock.__table__.c.id == lock.id)).rowcount
-    if not gone:
-        db.session.rollback()
+def _delete_one(lock: LockInfo, reason: str, by: str) -> None:
+    if not _release_where(Lock.id == lock.id, reason, by):
         raise not_found("Lock")  # released concurrently by someone else
-    db.session.add(LockRelease(lock_id=lock.id, asset_path=lock.asset_path, owner=owner_name, branch=lock.branch,
-                               locked_at=lock.created_at, released_at=clock.now(), released_by=by, reason=reason))
-    db.session.commit()
 
 
 def release_branch(branch: str, actor: User | None, by: str | None = None) -> int:
@@ -272,12 +292,12 @@ def _release_where(condition: ColumnElement[bool], reason: str, by: str | None, 
     return count
 
 
-def notify_holder(raw_path: str, requested_by: User, message: str | None) -> Lock:
+def notify_holder(raw_path: str, requested_by: User, message: str | None) -> LockInfo:
     """E-mail the holder that someone needs the asset (503 while mail is off)."""
     lock = get(raw_path)
     if not mail.mail_active():
         raise ApiError(503, "Mail is disabled on this server")
-    mail.queue_lock_notice(lock.owner, lock.asset_path, requested_by.username, message)
+    mail.queue_lock_notice(db.session.get(User, lock.owner_id), lock.asset_path, requested_by.username, message)
     return lock
 
 
