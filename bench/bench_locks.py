@@ -33,6 +33,9 @@ def main() -> None:
         trivial = load(server.url, Request("GET", "/healthz"), name="GET /healthz (trivial)",
                        clients=CLIENTS, seconds=SECONDS)
         results = [
+            # the floor of any token-authenticated endpoint (JWT check + user lookup), for context
+            load(server.url, Request("GET", "/api/currentuser", headers=auth), name="GET /api/currentuser (auth floor)",
+                 clients=CLIENTS, seconds=SECONDS),
             load(server.url, acquire_release, name="POST+DELETE /api/locks (alternating)", clients=CLIENTS,
                  seconds=SECONDS),
             load(server.url, contested, name="POST /api/locks held -> 409", clients=CLIENTS, seconds=SECONDS),

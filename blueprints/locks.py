@@ -74,9 +74,9 @@ def release_branch(body: BranchIn):
 
 @bp.post("/api/locks/path/<path:asset_path>/notify")
 @authenticated()
-@expects(json=NotifyIn, resp={200: Envelope, 404: None, 503: None}, tags=TAGS, security=BEARER)
+@expects(json=NotifyIn, resp={200: Envelope, 404: None, 409: None}, tags=TAGS, security=BEARER)
 def notify(asset_path: str, body: NotifyIn):
-    """E-mail the holder that you need this asset (503 when mail is disabled on this server)."""
+    """E-mail the holder that you need this asset (409 while mail is disabled on this server)."""
     lock = locks.notify_holder(asset_path, require_user(), body.message)
     return success({"asset_path": lock.asset_path, "holder": lock.owner}, "Lock holder notified")
 

@@ -293,10 +293,11 @@ def _release_where(condition: ColumnElement[bool], reason: str, by: str | None, 
 
 
 def notify_holder(raw_path: str, requested_by: User, message: str | None) -> LockInfo:
-    """E-mail the holder that someone needs the asset (503 while mail is off)."""
+    """E-mail the holder that someone needs the asset (409 while mail is switched off)."""
     lock = get(raw_path)
     if not mail.mail_active():
-        raise ApiError(503, "Mail is disabled on this server")
+        # 4xx, not 503: a switched-off feature is the server's configured state, not a fault to retry
+        raise ApiError(409, "Mail is disabled on this server", {"mail_enabled": False})
     mail.queue_lock_notice(db.session.get(User, lock.owner_id), lock.asset_path, requested_by.username, message)
     return lock
 

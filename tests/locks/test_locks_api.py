@@ -144,10 +144,11 @@ def test_branch_release_by_owner_and_by_admin(client, alice_headers, bob_headers
     assert client.post("/api/locks/auto-release", headers=alice_headers, json={}).status_code == 422
 
 
-def test_notify_answers_503_while_mail_is_disabled(client, alice_headers, bob_headers, lock_path):
+def test_notify_answers_409_while_mail_is_disabled(client, alice_headers, bob_headers, lock_path):
     lock_path(alice_headers, "A.uasset")
     resp = client.post("/api/locks/path/A.uasset/notify", headers=bob_headers, json={"message": "need it"})
-    assert resp.status_code == 503 and resp.get_json()["message"] == "Mail is disabled on this server"
+    assert resp.status_code == 409 and resp.get_json()["message"] == "Mail is disabled on this server"
+    assert resp.get_json()["details"] == {"mail_enabled": False}
     missing = client.post("/api/locks/path/Nope.uasset/notify", headers=bob_headers, json={})
     assert missing.status_code == 404
 
