@@ -83,5 +83,5 @@ def verify_locks(body: LfsVerifyIn):
 @expects(json=LfsUnlockIn, resp={200: LfsLockOut, 403: LfsError, 404: LfsError}, tags=TAGS, security=SECURITY)
 def unlock(lock_id: str, body: LfsUnlockIn):
     """Delete a lock: the owner, or an admin with `force`."""
-    lock = locks.release(locks.get_by_id(lock_id), require_user(), force=body.force)
+    lock = locks.release_for(require_user(), force=body.force, lock_id=lock_id)
     return lfs_response({"lock": lfs_lock(lock)})

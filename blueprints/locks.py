@@ -95,7 +95,7 @@ def get_lock(asset_path: str):
 def release(asset_path: str):
     """Release a lock: its owner, or an admin (the owner is then e-mailed when mail is enabled)."""
     user = require_user()
-    lock = locks.release(locks.get(asset_path), user, force=user.is_admin)
+    lock = locks.release_for(user, force=user.is_admin, raw_path=asset_path)
     return success(locks.as_dict(lock), "Lock released")
 
 

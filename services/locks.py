@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, DateTime, String, delete, func, insert, literal, select
+from sqlalchemy import ColumnElement, DateTime, String, case, delete, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 
 import settings
@@ -205,6 +205,48 @@ def page_by_cursor(*, path: str | None = None, lock_id: str | None = None, curso
     rows = _infos(query.limit(limit + 1))
     next_cursor = str(rows[limit].id) if len(rows) > limit else None
     return rows[:limit], next_cursor
+
+
+def release_for(actor: User, *, force: bool, raw_path: str | None = None, lock_id: str | None = None) -> LockInfo:
+    """Release a lock by path or id: one statement when the caller may (their own, or admin + force)."""
+    if raw_path is not None:
+        condition = Lock.path_key == path_key(normalize_path(raw_path))
+    elif str(lock_id).isdigit():
+        condition = Lock.id == int(str(lock_id))
+    else:
+        raise not_found("Lock")
+    actor_id, actor_name, as_admin = actor.id, actor.username, force and actor.is_admin
+    if not as_admin:
+        condition = condition & (Lock.owner_id == actor_id)
+    released = _release_one(condition, actor_id, actor_name)
+    if released is None:  # none, or someone else's: find out which and say so
+        lock = get(raw_path) if raw_path is not None else get_by_id(str(lock_id))
+        return release(lock, actor, force=force)
+    if released.owner_id != actor_id and mail.mail_active():
+        mail.queue_force_release_notice(db.session.get(User, released.owner_id), released.asset_path, actor_name)
+    return released
+
+
+def _release_one(condition: ColumnElement[bool], actor_id: uuid.UUID, by: str) -> LockInfo | None:
+    """Delete at most one lock and audit it (owner or admin release); PostgreSQL: a single statement."""
+    if db.engine.dialect.name != "postgresql":
+        found = _infos(_info_query().where(condition))
+        if not found or not _release_where(Lock.id == found[0].id,
+                                           "owner" if found[0].owner_id == actor_id else "admin", by):
+            return None
+        return found[0]
+    locks, users = Lock.__table__, User.__table__
+    gone = delete(locks).where(condition).returning(*locks.c).cte("gone")
+    reason = case((gone.c.owner_id == actor_id, literal("owner", String)), else_=literal("admin", String))
+    audit = insert(LockRelease.__table__).from_select(_RELEASE_COLUMNS, select(
+        gone.c.id, gone.c.asset_path, users.c.username, gone.c.branch, gone.c.created_at,
+        literal(clock.now(), DateTime), literal(by, String), reason,
+    ).join_from(gone, users, users.c.id == gone.c.owner_id)).returning(LockRelease.__table__.c.id).cte("audit")
+    query = select(gone.c.id, gone.c.asset_path, gone.c.branch, gone.c.comment, users.c.username, gone.c.owner_id,
+                   gone.c.created_at).join_from(gone, users, users.c.id == gone.c.owner_id).add_cte(audit)
+    row = db.session.execute(query).first()
+    db.session.commit()
+    return LockInfo(*row) if row else None
 
 
 def release(lock: LockInfo, actor: User, *, force: bool) -> LockInfo:
