@@ -93,9 +93,9 @@ class Lock(db.Model):
 
     __tablename__ = "locks"
     __table_args__ = (
-        db.UniqueConstraint("path_key", name="uq_locks_path_key"),
-        # Prefix filters (`LIKE 'Content/Maps/%'`) need pattern ops on PostgreSQL's non-C collations.
-        db.Index("ix_locks_path_prefix", "path_key", postgresql_ops={"path_key": "varchar_pattern_ops"}),
+        # The one arbiter of who holds a path. Pattern ops let the same index serve prefix filters
+        # (`LIKE 'content/maps/%'`) under PostgreSQL's non-C collations.
+        db.Index("uq_locks_path_key", "path_key", unique=True, postgresql_ops={"path_key": "varchar_pattern_ops"}),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -118,7 +118,7 @@ class LockRelease(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     lock_id: Mapped[int] = mapped_column(Integer, nullable=False)
-    asset_path: Mapped[str] = mapped_column(String(1024), nullable=False, index=True)
+    asset_path: Mapped[str] = mapped_column(String(1024), nullable=False)
     owner: Mapped[str] = mapped_column(String(64), nullable=False)
     branch: Mapped[str | None] = mapped_column(String(255))
     locked_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)

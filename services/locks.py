@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, DateTime, String, case, delete, func, insert, literal, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 import settings
@@ -130,19 +132,36 @@ def acquire(owner: User, raw_path: str, branch: str | None, comment: str | None 
     owner_id, owner_name = owner.id, owner.username
     for _ in range(ACQUIRE_ATTEMPTS):
         now = clock.now()
-        insert_lock = insert(Lock.__table__).values(asset_path=path, path_key=path_key(path), owner_id=owner_id,
-                                                    branch=branch, comment=comment, created_at=now)
         try:
-            lock_id = db.session.execute(insert_lock.returning(Lock.__table__.c.id)).scalar_one()
-            db.session.commit()
-            return LockInfo(lock_id, path, branch, comment, owner_name, owner_id, now)
+            lock_id = _insert_unless_held(dict(asset_path=path, path_key=path_key(path), owner_id=owner_id,
+                                               branch=branch, comment=comment, created_at=now))
         except IntegrityError:
             db.session.rollback()  # ends the failed transaction; the holder is read in a fresh one
-        holder = find(path)
+            lock_id = None
+        if lock_id is not None:
+            db.session.commit()
+            return LockInfo(lock_id, path, branch, comment, owner_name, owner_id, now)
+        holder = find(path)  # a new statement sees the winner's committed row
+        db.session.rollback()
         if holder is not None:
             raise LockHeld(holder)
         # released between our insert and our read: try again
     raise ApiError(409, f"{path} is being locked and released concurrently; try again")
+
+
+def _insert_unless_held(values: dict[str, Any]) -> int | None:
+    """INSERT ... ON CONFLICT (path_key) DO NOTHING RETURNING id: None when the unique key says it is held.
+
+    The conflict is decided by the unique index (waiting for an in-flight competitor to commit or roll
+    back), and no error aborts the transaction, so the loser reads the holder in the same session.
+    """
+    table = Lock.__table__
+    dialect = db.engine.dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        upsert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = upsert(table).values(**values).on_conflict_do_nothing(index_elements=["path_key"])
+        return db.session.execute(statement.returning(table.c.id)).scalar()
+    return db.session.execute(insert(table).values(**values).returning(table.c.id)).scalar_one()
 
 
 def acquire_many(owner: User, raw_paths: list[str], branch: str | None,
