@@ -108,7 +108,7 @@ class Lock(db.Model):
     comment: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=clock.now, index=True)
 
-    owner: Mapped[User] = db.relationship(User, lazy="joined")
+    owner: Mapped[User] = db.relationship(User)
 
 
 class LockRelease(db.Model):
