@@ -28,16 +28,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_instance(base_settings, tmp_path, name):
+def _env(base_settings, instance, port, scheduler_enabled="true"):
+    return {**os.environ, "DATABASE_URI": base_settings["database.uri"], "CONCIERGE_ENV": "testing",
+            "CONCIERGE_INSTANCE": str(instance), "CONCIERGE_CONFIG": str(instance / "config.json"),
+            "JWT_SECRET_KEY": secrets.token_urlsafe(48), "SCHEDULER_ENABLED": scheduler_enabled,
+            "SCHEDULER_INTERVAL_SECONDS": "1", "SCHEDULER_STANDBY_POLL_SECONDS": "0.2", "FLASK_APP": "app",
+            "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2", "ACCESS_LOG": "false",
+            "LOG_JSON": "false", "RATELIMIT_STORAGE_URI": "memory://"}
+
+
+def _start_instance(base_settings, tmp_path, name, scheduler_enabled="true"):
     port = _free_port()
     instance = tmp_path / name
     instance.mkdir()
-    env = {**os.environ, "DATABASE_URI": base_settings["database.uri"], "CONCIERGE_ENV": "testing",
-           "CONCIERGE_INSTANCE": str(instance), "CONCIERGE_CONFIG": str(instance / "config.json"),
-           "JWT_SECRET_KEY": secrets.token_urlsafe(48), "SCHEDULER_ENABLED": "true",
-           "SCHEDULER_INTERVAL_SECONDS": "1", "SCHEDULER_STANDBY_POLL_SECONDS": "0.2",
-           "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2", "ACCESS_LOG": "false",
-           "LOG_JSON": "false", "RATELIMIT_STORAGE_URI": "memory://"}
+    env = _env(base_settings, instance, port, scheduler_enabled)
     proc = subprocess.Popen([str(GUNICORN), "-c", "deploy/gunicorn.conf.py", "app:app"], cwd=PROJECT_ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -90,6 +94,25 @@ def test_one_process_of_four_runs_the_jobs_and_a_standby_takes_over(app, base_se
         for proc in instances:
             proc.terminate()
         for proc in instances:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def test_scheduler_disabled_in_web_workers_and_run_by_a_dedicated_process(app, base_settings, tmp_path):
+    web = _start_instance(base_settings, tmp_path, "web", scheduler_enabled="false")
+    (tmp_path / "sched").mkdir()
+    dedicated = subprocess.Popen([str(PROJECT_ROOT / ".venv" / "bin" / "flask"), "scheduler", "run"],
+                                 cwd=PROJECT_ROOT, env=_env(base_settings, tmp_path / "sched", 0, "false"),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        runs = _wait_for(lambda rs: len(rs) >= 6)
+        assert len(runs) >= 6 and {pid for pid, _ in runs} == {dedicated.pid}, runs
+    finally:
+        for proc in (web, dedicated):
+            proc.terminate()
+        for proc in (web, dedicated):
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
