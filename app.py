@@ -160,6 +160,8 @@ BLUEPRINT_MODULES = (
     "admin",
     "docs",
     "account",
+    "locks",
+    "lfs",
 )
 
 

@@ -119,9 +119,45 @@ def test_email() -> None:
     status, detail = mail.send_test_email()
     configuration.write(MAIL_TEST_STATUS_KEY, status, "test-email")
     click.echo(f"test-email: {status}{f' ({detail})' if detail else ''}")
+locks_cli = AppGroup("locks", help="Asset locks.")
+
+
+@locks_cli.command("list")
+@click.option("--owner", help="only this user's locks")
+@click.option("--branch", help="only locks on this branch")
+@click.option("--prefix", help="only paths starting with this")
+def list_locks(owner: str | None, branch: str | None, prefix: str | None) -> None:
+    """Active locks, newest first: path, owner, branch, locked at."""
+    from services import locks
+
+    items, _ = locks.list_locks(owner=owner, branch=branch, prefix=prefix, per_page=1_000_000)
+    for lock in items:
+        click.echo(f"{lock.asset_path}\t{lock.owner}\t{lock.branch or '-'}\t{lock.created_at.isoformat()}Z")
+
+
+@locks_cli.command("release")
+@click.argument("path")
+def release_lock(path: str) -> None:
+    """Release the lock on PATH whoever holds it (recorded as an admin release by `cli`)."""
+    from services import locks
+
+    try:
+        lock = locks.release_path(path, "cli")
+    except ApiError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"released {lock.asset_path} (held by {lock.owner})")
+
+
+@locks_cli.command("release-branch")
+@click.argument("branch")
+def release_branch(branch: str) -> None:
+    """Release every lock on BRANCH (recorded as a branch release by `cli`)."""
+    from services import locks
+
+    click.echo(f"released {locks.release_branch(branch, None)} locks on {branch}")
 
 
 def register_commands(app: Flask) -> None:
     """Attach every CLI command and group to the app."""
-    for command in (create_admin, set_config, users_cli, settings_cli, scheduler_cli, test_email):
+    for command in (create_admin, set_config, users_cli, settings_cli, scheduler_cli, test_email, locks_cli):
         app.cli.add_command(command)

@@ -31,6 +31,7 @@ api_spec = SpecTree(
     security_schemes=[
         SecurityScheme(name="bearerAuth",
                        data=SecuritySchemeData(type=SecureType.HTTP, scheme="bearer", bearer_format="JWT")),
+        SecurityScheme(name="basicAuth", data=SecuritySchemeData(type=SecureType.HTTP, scheme="basic")),
         SecurityScheme(name="apiKey",
                        data=SecuritySchemeData(type=SecureType.API_KEY, field_in=InType.HEADER, name="X-API-Key")),
     ],

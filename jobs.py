@@ -50,6 +50,8 @@ JOBS: list[Job] = [
         "delete revocation rows of tokens that have expired anyway"),
     Job("purge_job_runs", "jobs:purge_job_runs", 86400, "keep 30 days of job run history"),
     Job("deliver_mail", "services.mail:deliver_due", 30, "send queued e-mails that are due (retries with backoff)"),
+    Job("release_expired_locks", "services.locks:release_expired_locks", 3600,
+        "release locks older than auto_release.hours when auto_release.enabled"),
 ]
 
 

@@ -128,3 +128,40 @@ class AccountChange(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=clock.now)
     expires_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     used_at: Mapped[datetime | None] = mapped_column(DateTime)
+class Lock(db.Model):
+    """An exclusive lock on one asset path (seed 002 and the Git LFS locking API share this table)."""
+
+    __tablename__ = "locks"
+    __table_args__ = (
+        # The one arbiter of who holds a path. Pattern ops let the same index serve prefix filters
+        # (`LIKE 'content/maps/%'`) under PostgreSQL's non-C collations.
+        db.Index("uq_locks_path_key", "path_key", unique=True, postgresql_ops={"path_key": "varchar_pattern_ops"}),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    asset_path: Mapped[str] = mapped_column(String(1024), nullable=False)
+    # lower(asset_path): the unique key, so `Hero.uasset` and `hero.uasset` (one file on Windows) clash.
+    path_key: Mapped[str] = mapped_column(String(1024), nullable=False)
+    owner_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False,
+                                                index=True)
+    branch: Mapped[str | None] = mapped_column(String(255), index=True)
+    comment: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=clock.now, index=True)
+
+    owner: Mapped[User] = db.relationship(User)
+
+
+class LockRelease(db.Model):
+    """Audit of released locks: who held it, who released it, when and why (owner/admin/branch/auto)."""
+
+    __tablename__ = "lock_releases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lock_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    asset_path: Mapped[str] = mapped_column(String(1024), nullable=False)
+    owner: Mapped[str] = mapped_column(String(64), nullable=False)
+    branch: Mapped[str | None] = mapped_column(String(255))
+    locked_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    released_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, index=True)
+    released_by: Mapped[str | None] = mapped_column(String(64))  # None: the auto-release sweep
+    reason: Mapped[str] = mapped_column(String(16), nullable=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
@@ -128,3 +128,117 @@ class AccountChangeOut(BaseModel):
     user: UserOut | None = None
     access_token: str | None = None
     refresh_token: str | None = None
+# ---------------------------------------------------------------- locks (seed 002) and Git LFS locking
+
+RawPath = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+Branch = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+LockComment = Annotated[str, StringConstraints(max_length=1000)]
+
+
+class LockIn(Lenient):
+    asset_path: RawPath
+    branch: Branch
+    comment: LockComment | None = None
+
+
+class LockBatchIn(Strict):
+    asset_paths: Annotated[list[RawPath], Field(min_length=1, max_length=500)]
+    branch: Branch
+    comment: LockComment | None = None
+
+
+class LockBatchReleaseIn(Strict):
+    asset_paths: Annotated[list[RawPath], Field(min_length=1, max_length=500)]
+
+
+class LockListQuery(Strict):
+    owner: str | None = Field(default=None, max_length=64)
+    branch: str | None = Field(default=None, max_length=255)
+    prefix: str | None = Field(default=None, max_length=2048)
+    page: int = Field(default=1, ge=1)
+    per_page: int = Field(default=50, ge=1, le=500)
+
+
+class NotifyIn(Lenient):
+    message: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class BranchIn(Lenient):
+    branch: Branch
+
+
+class LockReleasesQuery(Strict):
+    reason: Literal["owner", "admin", "branch", "auto"] | None = None
+    prefix: str | None = Field(default=None, max_length=2048)
+    page: int = Field(default=1, ge=1)
+    per_page: int = Field(default=50, ge=1, le=500)
+
+
+class LockOut(BaseModel):
+    id: int
+    asset_path: str
+    branch: str | None
+    comment: str | None
+    owner: str
+    owner_id: str
+    created_at: str
+
+
+class LfsRef(Lenient):
+    name: str | None = Field(default=None, max_length=1024)
+
+
+class LfsLockIn(Lenient):
+    path: RawPath
+    ref: LfsRef | None = None
+
+
+class LfsListQuery(Lenient):
+    path: str | None = Field(default=None, max_length=2048)
+    id: str | None = Field(default=None, max_length=40)
+    cursor: str | None = Field(default=None, max_length=40)
+    limit: int = Field(default=100, ge=1)
+    refspec: str | None = Field(default=None, max_length=1024)
+
+
+class LfsVerifyIn(Lenient):
+    cursor: str | None = Field(default=None, max_length=40)
+    limit: int = Field(default=100, ge=1)
+    ref: LfsRef | None = None
+
+
+class LfsUnlockIn(Lenient):
+    force: bool = False
+    ref: LfsRef | None = None
+
+
+class LfsOwner(BaseModel):
+    name: str
+
+
+class LfsLock(BaseModel):
+    id: str
+    path: str
+    locked_at: str
+    owner: LfsOwner
+
+
+class LfsLockOut(BaseModel):
+    lock: LfsLock
+
+
+class LfsLockList(BaseModel):
+    locks: list[LfsLock]
+    next_cursor: str | None = None
+
+
+class LfsVerifyOut(BaseModel):
+    ours: list[LfsLock]
+    theirs: list[LfsLock]
+    next_cursor: str | None = None
+
+
+class LfsError(BaseModel):
+    message: str
+    request_id: str | None = None
+    lock: LfsLock | None = None

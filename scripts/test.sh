@@ -5,6 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/services.sh
 ensure_services
+# The lock tests drive the real `git lfs` client (Debian package git-lfs).
+if ! git lfs version >/dev/null 2>&1; then
+  echo "=== installing git-lfs"
+  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq git-lfs
+fi
 
 declare -A outcome
 failed=0

@@ -77,3 +77,23 @@ def test_subject_cannot_inject_headers(db, smtp, factory):
     [sent] = smtp.messages
     assert sent.to == ["hannah@example.com"]
     assert sent.subject == "bob asks you to release Content/Evil.uasset Bcc: victim@example.com"
+
+
+def test_lock_endpoints_mail_the_holder_end_to_end(client, smtp, factory):
+    """Through the real lock API: notify mails the holder; an admin's force-release mails the former holder."""
+    hannah, bob, root = factory.user("hannah"), factory.user("bob"), factory.user("root", is_admin=True)
+    locked = client.post("/api/locks", headers=factory.headers(hannah), json={"asset_path": "Maps/L1.umap",
+                                                                              "branch": "main"})
+    assert locked.status_code == 201
+    notify = client.post("/api/locks/path/Maps/L1.umap/notify", headers=factory.headers(bob),
+                         json={"message": "lighting pass"})
+    assert notify.status_code == 200
+    settle()
+    [asked] = smtp.to("hannah@example.com")
+    assert asked.subject == "bob asks you to release Maps/L1.umap" and "lighting pass" in asked.text
+    forced = client.delete("/api/locks/Maps/L1.umap", headers=factory.headers(root))
+    assert forced.status_code == 200
+    settle()
+    released = [m for m in smtp.to("hannah@example.com") if "released" in m.subject]
+    assert [m.subject for m in released] == ["Your lock on Maps/L1.umap was released by root"]
+    assert [row.status for row in outbox()] == ["sent", "sent"]
