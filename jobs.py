@@ -49,6 +49,8 @@ JOBS: list[Job] = [
     Job("purge_revoked_tokens", "services.tokens:purge_expired_revocations", 3600,
         "delete revocation rows of tokens that have expired anyway"),
     Job("purge_job_runs", "jobs:purge_job_runs", 86400, "keep 30 days of job run history"),
+    Job("expire_checkins", "services.checkin:expire_passes", 300,
+        "mark expired vibe passes inactive (tidiness only: expiry is exact without it)"),
 ]
 
 

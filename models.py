@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Uuid
+from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import db
@@ -86,3 +86,24 @@ class JobRun(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     ok: Mapped[bool | None] = mapped_column(Boolean)
     result: Mapped[str | None] = mapped_column(String(200))
+
+
+class CheckIn(db.Model):
+    """Seed 004's vibe pass: a user is present while status is active and now < expires_at."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (
+        Index("idx_checkins_user", "user_id"),
+        Index("idx_checkins_active", "status", "expires_at"),
+        # At most one active pass per user, enforced by the database even under concurrent check-ins.
+        Index("uq_checkins_one_active", "user_id", unique=True,
+              postgresql_where=text("status = 'active'"), sqlite_where=text("status = 'active'")),
+        CheckConstraint("status IN ('active', 'inactive')", name="ck_checkins_status"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    checked_in_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=clock.now)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="active")
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=clock.now)

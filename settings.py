@@ -120,6 +120,11 @@ SETTINGS: dict[str, Setting] = {
         Setting("alohomora.base_url", str, "http://localhost:8000", "ALOHOMORA_BASE_URL"),
         Setting("alohomora.timeout", Annotated[float, Field(gt=0)], 5.0, "ALOHOMORA_TIMEOUT",
                 help="seconds per outbound call"),
+        # -- check-in (seed 004)
+        Setting("checkin.duration_minutes", PositiveInt, 60, "CHECKIN_DURATION_MINUTES", runtime=True,
+                help="length of a vibe pass; a re-check-in moves expiry to now + this"),
+        Setting("checkin.feed_max_limit", PositiveInt, 10000, "CHECKIN_FEED_MAX_LIMIT",
+                help="largest `limit` of one `GET /api/model/active-users` page (no `limit` = every active user)"),
     ]
 }
 
