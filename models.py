@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Uuid, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from extensions import db
 from services import clock
@@ -107,3 +107,5 @@ class CheckIn(db.Model):
     expires_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="active")
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=clock.now)
+    # ORM-side cascade too: SQLite runs without foreign-key enforcement, so ON DELETE CASCADE alone is not enough.
+    user: Mapped[User] = relationship(User, backref=backref("checkins", cascade="all, delete-orphan"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import math
 import uuid
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from errors import ApiError
 from extensions import db
 from models import CheckIn, User
 from services import clock
+
+log = logging.getLogger("concierge.checkin")
 
 ACTIVE, INACTIVE = "active", "inactive"
 MAX_ATTEMPTS = 8
@@ -67,10 +70,12 @@ def check_in(user_id: uuid.UUID) -> tuple[Pass, bool]:
         except IntegrityError:
             # A concurrent check-in of this user inserted first: go round again and extend its pass.
             db.session.rollback()
+            log.debug("check-in of %s lost an insert race; extending the winner's pass", user_id)
         except OperationalError as exc:
             db.session.rollback()
             if not _is_lock_timeout(exc):
                 raise
+            log.debug("check-in of %s met a locked database; retrying", user_id)
     raise ApiError(409, "Check-in conflicted with concurrent check-ins; try again")
 
 
