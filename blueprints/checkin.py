@@ -1,7 +1,5 @@
 """Seed 004: check-in presence ("vibe passes") and the ML model's active-users feed, in seed 004's shapes."""
 
-import json
-
 from flask import Blueprint, Response, jsonify
 
 import settings
@@ -67,16 +65,5 @@ def active_users(query: ActiveUsersQuery):
         raise ApiError(403, "Needs an API key with the model:read scope or an admin token")
     if query.limit is not None and query.limit > settings.static("checkin.feed_max_limit"):
         raise ApiError(422, "limit is too large", {"max": settings.static("checkin.feed_max_limit")})
-    page = checkin.active_users(query.limit, query.cursor)
-    body = {"success": True, "count": len(page.rows), "timestamp": iso_z_seconds(page.now),
-            "data": [_feed_item(row) for row in page.rows]}
-    if query.limit is not None:
-        body["next_cursor"] = page.next_cursor
-    # Encoded directly: jsonify's key sorting costs a third of the time on 100,000 users.
-    return Response(json.dumps(body, separators=(",", ":")), mimetype="application/json")
-
-
-def _feed_item(row) -> dict:
-    _, user_id, display_name, checked_in_at, expires_at, preferences = row
-    return {"user_id": str(user_id), "display_name": display_name, "checked_in_at": iso_z_seconds(checked_in_at),
-            "expires_at": iso_z_seconds(expires_at), "preferences": preferences}
+    # One query; on PostgreSQL the database encodes the items (100,000 users well under a second).
+    return Response(checkin.feed_document(query.limit, query.cursor), mimetype="application/json")

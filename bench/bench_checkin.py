@@ -1,0 +1,122 @@
+"""Seed 004 under load on PostgreSQL (gunicorn, 4 workers):
+
+1. GET /api/model/active-users with 100,000 active passes: latency next to the same SQL run raw through
+   psycopg2 plus JSON encoding of the same body (the floor any implementation pays), as a ratio;
+2. POST /api/checkin (the page-load path: extends the live pass) and GET /api/session requests/s next to
+   GET /healthz measured in the same run.
+
+Targets (issue 5): the feed under 500 ms at 100,000 users; check-in at least 50% of the trivial req/s.
+Run: make bench BENCH=checkin   (or .venv/bin/python -m bench.bench_checkin)
+"""
+
+import json
+import secrets
+import statistics
+import time
+
+from bench.harness import BenchServer, Request, load, print_table, request_once, timed
+
+USERS = 100_000
+CLIENTS, SECONDS = 16, 6
+MODEL_KEY = "bench-model-" + secrets.token_urlsafe(24)
+
+SEED_SQL = f"""
+INSERT INTO users (id, username, email, password_hash, is_admin, display_name, preferences, token_version,
+                   created_at)
+SELECT gen_random_uuid(), 'bench' || g, 'bench' || g || '@example.com', 'not-a-hash', false, 'Listener ' || g,
+       json_build_array(round(random()::numeric, 3), round(random()::numeric, 3), round(random()::numeric, 3),
+                        round(random()::numeric, 3), round(random()::numeric, 3)),
+       0, (now() AT TIME ZONE 'utc')::timestamp(0)
+FROM generate_series(1, {USERS}) AS g;
+INSERT INTO checkins (id, user_id, checked_in_at, expires_at, status, created_at)
+SELECT gen_random_uuid(), u.id, t.at - make_interval(secs => random() * 1800), t.at + interval '1 day', 'active', t.at
+FROM users u, (SELECT (now() AT TIME ZONE 'utc')::timestamp(0) AS at) t
+WHERE u.username LIKE 'bench%';
+ANALYZE users;
+ANALYZE checkins;
+"""
+
+# The feed's query as the service builds it (services.checkin.active_users), for the raw side of the ratio.
+RAW_SQL = """
+SELECT c.id, c.user_id, coalesce(u.display_name, u.username), c.checked_in_at, c.expires_at, u.preferences
+FROM checkins c JOIN users u ON u.id = c.user_id
+WHERE c.status = 'active' AND c.expires_at > %s
+ORDER BY c.checked_in_at, c.id
+"""
+
+TOKENS_PY = """
+import json
+from models import User
+from services import tokens
+users = User.query.filter(User.username.in_([f"bench{i}" for i in range(1, {n} + 1)])).all()
+print(json.dumps([tokens.issue_tokens(u)["access_token"] for u in users]))
+"""
+
+
+def raw_feed(server: BenchServer) -> bytes:
+    """The floor: one psycopg2 round trip plus encoding the same seed 004 body with the json module."""
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows = server.sql(RAW_SQL, (now,))
+    data = [{"user_id": str(uid), "display_name": name, "checked_in_at": cin.isoformat() + "Z",
+             "expires_at": exp.isoformat() + "Z", "preferences": prefs} for _, uid, name, cin, exp, prefs in rows]
+    body = {"success": True, "count": len(data), "timestamp": now.replace(microsecond=0).isoformat() + "Z",
+            "data": data}
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def feed_latency(server: BenchServer, repeat: int = 7) -> tuple[float, float, int, int]:
+    """Median and max wall time of the endpoint in ms, its body size and the count it reported."""
+    feed = Request("GET", "/api/model/active-users", headers={"X-API-Key": MODEL_KEY})
+    samples, size, count = [], 0, 0
+    for _ in range(repeat):
+        started = time.perf_counter()
+        status, body = request_once(server.url, feed)
+        samples.append((time.perf_counter() - started) * 1000)
+        assert status == 200, body[:200]
+        size, count = len(body), json.loads(body)["count"]
+    return statistics.median(samples), max(samples), size, count
+
+
+def main() -> None:
+    with BenchServer(workers=4, env={"MODEL_API_KEY": MODEL_KEY}) as server:
+        started = time.perf_counter()
+        server.sql(SEED_SQL)
+        print(f"seeded {USERS:,} users with active passes in {time.perf_counter() - started:.1f}s")
+
+        request_once(server.url, Request("GET", "/api/model/active-users", headers={"X-API-Key": MODEL_KEY}))
+        endpoint_ms, endpoint_max, size, count = feed_latency(server)
+        raw_ms = timed(lambda: raw_feed(server), repeat=7)
+        print(f"\nGET /api/model/active-users, {count:,} active users, body {size / 1e6:.1f} MB (median of 7)")
+        print(f"{'endpoint (HTTP, gunicorn)':<36} {endpoint_ms:>8.1f} ms  (max {endpoint_max:.1f} ms)")
+        print(f"{'raw SQL + json.dumps (psycopg2)':<36} {raw_ms:>8.1f} ms")
+        print(f"{'ratio endpoint / raw':<36} {endpoint_ms / raw_ms:>8.2f}x   target: endpoint < 500 ms -> "
+              f"{'met' if endpoint_ms < 500 else 'NOT met'}")
+        page = Request("GET", "/api/model/active-users?limit=1000", headers={"X-API-Key": MODEL_KEY})
+        page_ms = timed(lambda: request_once(server.url, page), repeat=7)
+        print(f"{'one page (limit=1000)':<36} {page_ms:>8.1f} ms\n")
+
+        tokens = json.loads(server.python(TOKENS_PY.replace("{n}", str(CLIENTS))))
+
+        def checkin(index: int, _n: int) -> Request:
+            return Request("POST", "/api/checkin", headers={"Authorization": f"Bearer {tokens[index % len(tokens)]}"})
+
+        def session(index: int, _n: int) -> Request:
+            return Request("GET", "/api/session", headers={"Authorization": f"Bearer {tokens[index % len(tokens)]}"})
+
+        trivial = load(server.url, Request("GET", "/healthz"), name="GET /healthz (trivial)",
+                       clients=CLIENTS, seconds=SECONDS)
+        results = [
+            load(server.url, checkin, name="POST /api/checkin (extend)", clients=CLIENTS, seconds=SECONDS),
+            load(server.url, session, name="GET /api/session", clients=CLIENTS, seconds=SECONDS),
+        ]
+        print(f"gunicorn 4 workers x 4 threads, PostgreSQL, {CLIENTS} clients, {SECONDS}s each, "
+              f"{USERS:,} passes in the table")
+        print_table(results, trivial)
+        ratio = results[0].rps / trivial.rps if trivial.rps else 0
+        print(f"check-in target >= 50% of trivial -> {'met' if ratio >= 0.5 else 'NOT met'} ({ratio:.0%})")
+
+
+if __name__ == "__main__":
+    main()
