@@ -105,3 +105,14 @@ def test_feed_reads_checkins_in_one_query(client, factory, model_headers, size):
     assert len(reads) == 1 and "JOIN users" in reads[0]
     assert not [s for s in statements if s.lstrip().upper().startswith("SELECT") and "FROM users" in s
                 and "checkins" not in s]  # no per-user lookups
+
+
+def test_endpoints_are_documented(client):
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    for path, method in [("/api/checkin", "post"), ("/api/session", "get"), ("/api/checkout", "post"),
+                         ("/api/model/active-users", "get"), ("/api/users/me/profile", "put"),
+                         ("/api/admin/api-keys", "post"), ("/api/admin/api-keys/{key_id}", "delete")]:
+        assert method in paths[path], path
+    feed = paths["/api/model/active-users"]["get"]
+    assert {"apiKey": []} in feed["security"]
+    assert {p["name"] for p in feed["parameters"]} == {"limit", "cursor"}
