@@ -98,6 +98,9 @@ class CheckIn(db.Model):
         # At most one active pass per user, enforced by the database even under concurrent check-ins.
         Index("uq_checkins_one_active", "user_id", unique=True,
               postgresql_where=text("status = 'active'"), sqlite_where=text("status = 'active'")),
+        # Feed order (checked_in_at, id) over active passes: keyset pages read an index range, no sort.
+        Index("idx_checkins_feed_order", "checked_in_at", "id",
+              postgresql_where=text("status = 'active'"), sqlite_where=text("status = 'active'")),
         CheckConstraint("status IN ('active', 'inactive')", name="ck_checkins_status"),
     )
 

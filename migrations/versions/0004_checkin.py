@@ -32,6 +32,7 @@ def upgrade():
     with op.batch_alter_table('checkins', schema=None) as batch_op:
         batch_op.create_index('idx_checkins_active', ['status', 'expires_at'], unique=False)
         batch_op.create_index('idx_checkins_user', ['user_id'], unique=False)
+        batch_op.create_index('idx_checkins_feed_order', ['checked_in_at', 'id'], unique=False, postgresql_where=sa.text("status = 'active'"), sqlite_where=sa.text("status = 'active'"))
         batch_op.create_index('uq_checkins_one_active', ['user_id'], unique=True, postgresql_where=sa.text("status = 'active'"), sqlite_where=sa.text("status = 'active'"))
 
     # ### end Alembic commands ###
@@ -42,6 +43,7 @@ def downgrade():
     with op.batch_alter_table('checkins', schema=None) as batch_op:
         batch_op.drop_index('uq_checkins_one_active', postgresql_where=sa.text("status = 'active'"), sqlite_where=sa.text("status = 'active'"))
         batch_op.drop_index('idx_checkins_user')
+        batch_op.drop_index('idx_checkins_feed_order', postgresql_where=sa.text("status = 'active'"), sqlite_where=sa.text("status = 'active'"))
         batch_op.drop_index('idx_checkins_active')
 
     op.drop_table('checkins')
