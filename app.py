@@ -162,6 +162,9 @@ BLUEPRINT_MODULES = (
     "account",
     "locks",
     "lfs",
+    "checkin",
+    "profile",
+    "api_keys",
 )
 
 

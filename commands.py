@@ -155,9 +155,56 @@ def release_branch(branch: str) -> None:
     from services import locks
 
     click.echo(f"released {locks.release_branch(branch, None)} locks on {branch}")
+api_keys_cli = AppGroup("api-keys", help="Service API keys (shown once, stored hashed).")
+
+
+@api_keys_cli.command("create")
+@click.argument("name")
+@click.option("--scope", "scopes", multiple=True, required=True,
+              help="model:read, track:write, analytics:read or relay (repeatable)")
+@click.option("--app", "app_name", help="bind the key to this client app")
+@click.option("--user", "username", help="the key authenticates as this account")
+def create_api_key(name: str, scopes: tuple[str, ...], app_name: str | None, username: str | None) -> None:
+    """Create a key and print it once, e.g. `flask api-keys create ml-model --scope model:read`."""
+    from services import api_keys
+
+    owner = accounts.find_by_username(username) if username else None
+    if username and owner is None:
+        raise click.BadParameter(f"no account {username!r}", param_hint="--user")
+    try:
+        key, plaintext = api_keys.create_key(name, list(scopes), app_name, owner.id if owner else None)
+    except ApiError as exc:
+        raise click.BadParameter(f"{exc.message}: {exc.details}", param_hint="--scope") from None
+    click.echo(f"created {key.id} prefix={key.prefix} scopes={','.join(key.scopes)}")
+    click.echo(f"key (shown once): {plaintext}")
+
+
+@api_keys_cli.command("list")
+def list_api_keys() -> None:
+    """Every key: id, prefix, name, scopes, app, created, last used, revoked."""
+    from services import api_keys
+
+    for key in api_keys.list_keys():
+        click.echo("\t".join([str(key.id), key.prefix, key.name, ",".join(key.scopes), key.app or "-",
+                              str(key.created_at), str(key.last_used_at or "-"),
+                              f"revoked {key.revoked_at}" if key.revoked_at else "live"]))
+
+
+@api_keys_cli.command("revoke")
+@click.argument("key_id")
+def revoke_api_key(key_id: str) -> None:
+    """Revoke a key by its id (see `flask api-keys list`)."""
+    from services import api_keys
+
+    try:
+        key = api_keys.revoke_key(key_id)
+    except ApiError as exc:
+        raise click.BadParameter(exc.message, param_hint="KEY_ID") from None
+    click.echo(f"revoked {key.id} prefix={key.prefix}")
 
 
 def register_commands(app: Flask) -> None:
     """Attach every CLI command and group to the app."""
-    for command in (create_admin, set_config, users_cli, settings_cli, scheduler_cli, test_email, locks_cli):
+    for command in (create_admin, set_config, users_cli, settings_cli, scheduler_cli, test_email, locks_cli,
+                    api_keys_cli):
         app.cli.add_command(command)

@@ -52,6 +52,8 @@ JOBS: list[Job] = [
     Job("deliver_mail", "services.mail:deliver_due", 30, "send queued e-mails that are due (retries with backoff)"),
     Job("release_expired_locks", "services.locks:release_expired_locks", 3600,
         "release locks older than auto_release.hours when auto_release.enabled"),
+    Job("expire_checkins", "services.checkin:expire_passes", 300,
+        "mark expired vibe passes inactive (tidiness only: expiry is exact without it)"),
 ]
 
 

@@ -6,8 +6,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, Uuid
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, Uuid, text
+from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from extensions import db
 from services import clock
@@ -165,3 +165,27 @@ class LockRelease(db.Model):
     released_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, index=True)
     released_by: Mapped[str | None] = mapped_column(String(64))  # None: the auto-release sweep
     reason: Mapped[str] = mapped_column(String(16), nullable=False)
+class CheckIn(db.Model):
+    """Seed 004's vibe pass: a user is present while status is active and now < expires_at."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (
+        Index("idx_checkins_user", "user_id"),
+        Index("idx_checkins_active", "status", "expires_at"),
+        # At most one active pass per user, enforced by the database even under concurrent check-ins.
+        Index("uq_checkins_one_active", "user_id", unique=True,
+              postgresql_where=text("status = 'active'"), sqlite_where=text("status = 'active'")),
+        # Feed order (checked_in_at, id) over active passes: keyset pages read an index range, no sort.
+        Index("idx_checkins_feed_order", "checked_in_at", "id",
+              postgresql_where=text("status = 'active'"), sqlite_where=text("status = 'active'")),
+        CheckConstraint("status IN ('active', 'inactive')", name="ck_checkins_status"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    checked_in_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=clock.now)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="active")
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=clock.now)
+    # ORM-side cascade too: SQLite runs without foreign-key enforcement, so ON DELETE CASCADE alone is not enough.
+    user: Mapped[User] = relationship(User, backref=backref("checkins", cascade="all, delete-orphan"))

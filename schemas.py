@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
@@ -242,3 +243,99 @@ class LfsError(BaseModel):
     message: str
     request_id: str | None = None
     lock: LfsLock | None = None
+# ---------------------------------------------------------------- check-in, profiles, API keys (seed 004)
+
+Preference = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)]
+Preferences = Annotated[list[Preference], Field(min_length=5, max_length=5)]
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+ApiScope = Literal["model:read", "track:write", "analytics:read", "relay"]
+
+
+class CheckinData(BaseModel):
+    session_id: str
+    expires_at: str
+    expires_in_minutes: int
+
+
+class CheckinOut(BaseModel):
+    success: bool = True
+    message: str
+    data: CheckinData
+
+
+class SessionData(BaseModel):
+    session_id: str
+    checked_in_at: str
+    expires_at: str
+    minutes_remaining: int
+
+
+class SessionOut(BaseModel):
+    """Active: `{success, active: true, data}`; inactive: `{success, active: false, message}`."""
+
+    success: bool = True
+    active: bool
+    message: str | None = None
+    data: SessionData | None = None
+
+
+class SuccessOut(BaseModel):
+    success: bool = True
+    message: str
+
+
+class ActiveUser(BaseModel):
+    user_id: str
+    display_name: str
+    checked_in_at: str
+    expires_at: str
+    preferences: list[float]
+
+
+class ActiveUsersQuery(BaseModel):
+    """No `limit`: every active user in one answer. With `limit`: one page and `next_cursor`."""
+
+    limit: int | None = Field(default=None, ge=1)
+    cursor: str | None = Field(default=None, max_length=200)
+
+
+class ActiveUsersOut(BaseModel):
+    success: bool = True
+    count: int
+    timestamp: str
+    data: list[ActiveUser]
+    next_cursor: str | None = Field(default=None, description="only when `limit` was given; null on the last page")
+
+
+class ProfileIn(Strict):
+    """Either field or both; `preferences` is exactly 5 numbers in [0, 1]."""
+
+    display_name: DisplayName | None = None
+    preferences: Preferences | None = None
+
+
+class ProfileOut(BaseModel):
+    user_id: str
+    username: str
+    display_name: str
+    preferences: list[float]
+
+
+class ApiKeyIn(Strict):
+    name: DisplayName
+    scopes: Annotated[list[ApiScope], Field(min_length=1)]
+    app: AppName | None = None
+    user_id: uuid.UUID | None = None
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    name: str
+    prefix: str
+    scopes: list[str]
+    app: str | None
+    user_id: str | None
+    created_at: str | None
+    last_used_at: str | None
+    revoked_at: str | None
+    key: str | None = Field(default=None, description="the plaintext key, only in the create answer")

@@ -129,6 +129,11 @@ SETTINGS: dict[str, Setting] = {
                 help="wait before the 2nd attempt; doubles after each failure (capped at 1 h)"),
         Setting("mail.confirmation_hours", PositiveInt, 24, "MAIL_CONFIRMATION_HOURS",
                 help="lifetime of an e-mail/password change confirmation link"),
+        # -- check-in (seed 004)
+        Setting("checkin.duration_minutes", PositiveInt, 60, "CHECKIN_DURATION_MINUTES", runtime=True,
+                help="length of a vibe pass; a re-check-in moves expiry to now + this"),
+        Setting("checkin.feed_max_limit", PositiveInt, 10000, "CHECKIN_FEED_MAX_LIMIT",
+                help="largest `limit` of one `GET /api/model/active-users` page (no `limit` = every active user)"),
     ]
 }
 

@@ -1,0 +1,27 @@
+"""Check-in fixtures: a fixed instant, a model:read key, helpers for the seed 004 calls."""
+
+from datetime import datetime
+
+import pytest
+
+T0 = datetime(2025, 11, 9, 14, 0, 0)  # seed 004's example: checked in 14:00, expires 15:00
+
+
+@pytest.fixture
+def model_key(factory):
+    return factory.api_key(["model:read"])
+
+
+@pytest.fixture
+def model_headers(model_key):
+    return {"X-API-Key": model_key}
+
+
+@pytest.fixture
+def bob(factory):
+    return factory.user("bob")
+
+
+@pytest.fixture
+def bob_headers(factory, bob):
+    return factory.headers(bob)
