@@ -49,6 +49,8 @@ JOBS: list[Job] = [
     Job("purge_revoked_tokens", "services.tokens:purge_expired_revocations", 3600,
         "delete revocation rows of tokens that have expired anyway"),
     Job("purge_job_runs", "jobs:purge_job_runs", 86400, "keep 30 days of job run history"),
+    Job("purge_app_sessions", "services.app_sessions:purge_expired_sessions", 300,
+        "delete expired app sessions, their file rows and workspace folders"),
 ]
 
 
