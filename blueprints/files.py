@@ -39,7 +39,7 @@ def list_files(session_id: str):
                     "quota_bytes": settings.get("workspace.quota_bytes")}, "Files")
 
 
-@bp.put(f"{FILES}/<path:name>")
+@bp.put(f"{FILES}/<path:name>", merge_slashes=False)
 @authenticated()
 @expects(resp={201: Envelope, 400: None, 403: None, 404: None, 413: None}, tags=("files",), security=BEARER)
 def put_file(session_id: str, name: str):
@@ -51,7 +51,7 @@ def put_file(session_id: str, name: str):
     return success(file_json(row), "File stored", 201)
 
 
-@bp.get(f"{FILES}/<path:name>")
+@bp.get(f"{FILES}/<path:name>", merge_slashes=False)
 @authenticated()
 @expects(resp={200: None, 403: None, 404: None}, tags=("files",), security=BEARER)
 def get_file(session_id: str, name: str):
@@ -63,7 +63,7 @@ def get_file(session_id: str, name: str):
                      download_name=row.name, etag=row.sha256, last_modified=row.created_at)
 
 
-@bp.delete(f"{FILES}/<path:name>")
+@bp.delete(f"{FILES}/<path:name>", merge_slashes=False)
 @authenticated()
 @expects(resp={200: Envelope, 403: None, 404: None}, tags=("files",), security=BEARER)
 def delete_file(session_id: str, name: str):

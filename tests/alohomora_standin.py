@@ -7,7 +7,8 @@ Behaviour, like the real server:
 - 201 `{"token_id": <token>, "status": "recorded"}` (the real server uses the token as its id);
 - 400 `{"error": "Missing required field: <f>"}` / "All required fields must be non-empty strings";
 - 409 `{"error": "Token already exists"}` for a token seen before;
-- after recording, POSTs Alohomora's notification payload to every callback (as its notifier thread does).
+- after recording, POSTs Alohomora's notification payload to every callback (as its notifier thread does;
+  inline in tests, from a thread when run as a process).
 Test modes, set with `standin.mode = ...` or `POST /_control {"mode": ..., "delay": s}`:
 - "ok" (default); "403" / "404" / "500": that status with the real server's error text;
 - "slow": sleep `delay` seconds before answering (timeouts); "garbage": 201 with a non-JSON body;
@@ -35,8 +36,11 @@ ERRORS = {
 
 
 class AlohomoraStandIn:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, callbacks: list[str] | None = None):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, callbacks: list[str] | None = None,
+                 notify_async: bool = False):
         self.mode = "ok"
+        # The real server notifies from a thread; tests default to inline so they can assert right after.
+        self.notify_async = notify_async
         self.delay = 2.0
         self.callbacks = list(callbacks or [])
         self.received: list[dict[str, Any]] = []
@@ -95,7 +99,10 @@ class AlohomoraStandIn:
             if token in self.tokens:
                 return 409, {"error": "Token already exists"}
             self.tokens.add(token)
-        self._notify(token, data)
+        if self.notify_async:
+            threading.Thread(target=self._notify, args=(token, data), daemon=True).start()
+        else:
+            self._notify(token, data)
         return 201, {"token_id": token, "status": "recorded"}
 
     def notification_payload(self, token: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -173,7 +180,7 @@ def main() -> None:
     parser.add_argument("--callback", action="append", default=[],
                         help="callback URL to notify after each recorded token (repeatable)")
     args = parser.parse_args()
-    standin = AlohomoraStandIn(args.host, args.port, args.callback)
+    standin = AlohomoraStandIn(args.host, args.port, args.callback, notify_async=True)
     print(f"alohomora stand-in on {standin.url}", flush=True)
     try:
         standin.server.serve_forever()
