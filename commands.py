@@ -107,7 +107,26 @@ def run_scheduler() -> None:
     jobs.start_scheduler(current_app._get_current_object(), block=True)
 
 
+relay_cli = AppGroup("relay", help="App sessions and the Alohomora relay.")
+
+
+@relay_cli.command("callback-path")
+def relay_callback_path() -> None:
+    """The notification path to give Alohomora as this server's callback URL (prefix it with the public base URL)."""
+    from services import alohomora
+
+    click.echo(f"/relay/{alohomora.notification_secret()}/receive_session_notification")
+
+
+@relay_cli.command("purge-sessions")
+def relay_purge_sessions() -> None:
+    """Delete expired app sessions, their files and folders now (the `purge_app_sessions` job)."""
+    from services import app_sessions
+
+    click.echo(f"purged {app_sessions.purge_expired_sessions()} expired sessions")
+
+
 def register_commands(app: Flask) -> None:
     """Attach every CLI command and group to the app."""
-    for command in (create_admin, set_config, users_cli, settings_cli, scheduler_cli):
+    for command in (create_admin, set_config, users_cli, settings_cli, scheduler_cli, relay_cli):
         app.cli.add_command(command)

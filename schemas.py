@@ -108,7 +108,9 @@ class ConfigStatusOut(BaseModel):
 
 # ---------------------------------------------------------------- app sessions and relay (seeds 000, 001)
 
-Text255 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+# No NUL: PostgreSQL text cannot hold it, and no client app needs it.
+Text255 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=r"^[^\x00]*$")]
+LongText = Annotated[str, StringConstraints(min_length=1, max_length=4096, pattern=r"^[^\x00]*$")]
 
 
 class NewSessionIn(Lenient):
@@ -131,7 +133,7 @@ class TokenMetadata(BaseModel):
 
 class RegisterTokenIn(Lenient):
     session_id: Text255
-    token: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+    token: LongText
     workflow_id: Text255
     function_id: Text255
     system_id: Text255
@@ -155,7 +157,7 @@ class RelayErrorOut(BaseModel):
 class SessionInfo(Lenient):
     user_id: Text255
     workflow_id: Text255
-    session_id: str | None = None
+    session_id: Text255 | None = None
     create_local_session: bool = False
 
 
@@ -169,7 +171,7 @@ class WorkflowStatus(Lenient):
 
 
 class SessionNotificationIn(Lenient):
-    token_id: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+    token_id: LongText
     session_info: SessionInfo
     workflow_status: WorkflowStatus | None = None
     notification_metadata: dict[str, Any] | None = None

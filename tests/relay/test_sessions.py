@@ -85,3 +85,22 @@ def test_purge_job_deletes_expired_sessions_files_and_folders(app, client, db, r
 def test_purge_job_is_declared():
     job = jobs.job_by_id("purge_app_sessions")
     assert job.target == "services.app_sessions:purge_expired_sessions"
+
+
+def test_nul_in_user_id_is_400_and_data_keeps_any_json(client, relay_headers):
+    resp = client.post("/new_session", headers=relay_headers, json={"user_id": "a\u0000b"})
+    assert resp.status_code == 400 and resp.get_json()["error"].startswith("Invalid field user_id")
+    resp = client.post("/new_session", headers=relay_headers, json={"user_id": "u", "data": {"nested": ["x", 1]}})
+    assert resp.status_code == 201
+
+
+def test_cli_callback_path_and_purge(runner, relay_headers, new_session):
+    from tests.relay.conftest import SECRET
+
+    result = runner.invoke(args=["relay", "callback-path"])
+    assert result.exit_code == 0 and result.output.strip() == f"/relay/{SECRET}/receive_session_notification"
+    clock.freeze(T0)
+    new_session()
+    clock.freeze(T0 + timedelta(hours=2))
+    result = runner.invoke(args=["relay", "purge-sessions"])
+    assert result.exit_code == 0 and result.output.strip() == "purged 1 expired sessions"
