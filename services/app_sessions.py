@@ -17,6 +17,8 @@ from extensions import db
 from models import AppSession, SessionNotification, WorkspaceFile
 from services import alohomora, clock, workspace
 
+TOUCH_INTERVAL = timedelta(minutes=1)
+
 
 def create_session(user_id: str, data: Any = None) -> AppSession:
     """A new session expiring `app_sessions.ttl_minutes` after creation."""
@@ -41,8 +43,11 @@ def find_live_session(session_id: str | uuid.UUID) -> AppSession:
 
 
 def touch(session: AppSession) -> None:
-    session.last_accessed_at = clock.now()
-    db.session.commit()
+    """Record an access; at most one write per TOUCH_INTERVAL so busy sessions do not contend on their row."""
+    now = clock.now()
+    if now - session.last_accessed_at >= TOUCH_INTERVAL:
+        session.last_accessed_at = now
+        db.session.commit()
 
 
 def register_token(session: AppSession, token: str, workflow_id: str, function_id: str, system_id: str,

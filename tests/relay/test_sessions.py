@@ -104,3 +104,15 @@ def test_cli_callback_path_and_purge(runner, relay_headers, new_session):
     clock.freeze(T0 + timedelta(hours=2))
     result = runner.invoke(args=["relay", "purge-sessions"])
     assert result.exit_code == 0 and result.output.strip() == "purged 1 expired sessions"
+
+
+def test_last_accessed_at_follows_use_at_most_once_a_minute(client, db, relay_headers, new_session, standin):
+    clock.freeze(T0)
+    sid = new_session()
+    clock.freeze(T0 + timedelta(seconds=30))
+    assert client.post("/register_token", headers=relay_headers, json=token_body(sid, token="a")).status_code == 201
+    assert db.session.get(AppSession, uuid.UUID(sid)).last_accessed_at == T0
+    clock.freeze(T0 + timedelta(minutes=2))
+    assert client.post("/register_token", headers=relay_headers, json=token_body(sid, token="b")).status_code == 201
+    db.session.expire_all()
+    assert db.session.get(AppSession, uuid.UUID(sid)).last_accessed_at == T0 + timedelta(minutes=2)
