@@ -51,6 +51,8 @@ JOBS: list[Job] = [
     Job("purge_job_runs", "jobs:purge_job_runs", 86400, "keep 30 days of job run history"),
     Job("purge_app_sessions", "services.app_sessions:purge_expired_sessions", 300,
         "delete expired app sessions, their file rows and workspace folders"),
+    Job("purge_api_interactions", "services.alohomora:purge_old_interactions", 86400,
+        "keep 30 days of the API interaction log"),
 ]
 
 

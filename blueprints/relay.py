@@ -20,6 +20,7 @@ from extensions import limiter
 from schemas import (
     NewSessionIn,
     RegisterTokenIn,
+    RegisterTokenOut,
     RelayErrorOut,
     SessionIdOut,
     SessionNotificationIn,
@@ -79,7 +80,7 @@ def new_session(body: NewSessionIn):
 
 @bp.post("/register_token")
 @relay_caller
-@expects(json=RegisterTokenIn, resp={201: None, 400: RelayErrorOut, 404: RelayErrorOut, 502: RelayErrorOut,
+@expects(json=RegisterTokenIn, resp={201: RegisterTokenOut, 400: RelayErrorOut, 404: RelayErrorOut, 502: RelayErrorOut,
                                      503: RelayErrorOut}, tags=("relay",), security=BEARER_OR_KEY, invalid_status=400)
 def register_token(body: RegisterTokenIn):
     """Seed 000: forward a session's token to Alohomora's `record_token`."""

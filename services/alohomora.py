@@ -9,12 +9,13 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import requests
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 import settings
 from errors import ApiError
@@ -88,6 +89,14 @@ def log_interaction(method: str, url: str, status: int | None, started: float, e
 def list_interactions(limit: int = 100, offset: int = 0) -> list[ApiInteraction]:
     query = select(ApiInteraction).order_by(ApiInteraction.id.desc()).limit(limit).offset(offset)
     return list(db.session.scalars(query))
+
+
+def purge_old_interactions(days: int = 30) -> int:
+    """Scheduled: keep `days` of the interaction log."""
+    deleted = db.session.execute(delete(ApiInteraction).where(
+        ApiInteraction.created_at < clock.now() - timedelta(days=days))).rowcount or 0
+    db.session.commit()
+    return deleted
 
 
 def notification_secret() -> str:

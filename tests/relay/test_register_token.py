@@ -1,5 +1,7 @@
 """Seed 000's POST /register_token against a real HTTP stand-in of Alohomora: every documented status."""
 
+from datetime import datetime
+
 import pytest
 
 from models import ApiInteraction
@@ -135,3 +137,17 @@ def test_token_echoed_by_a_peer_error_is_scrubbed_from_the_log(client, relay_hea
 def test_interaction_log_is_admin_only(client, alice_headers):
     resp = client.get("/api/admin/relay/interactions", headers=alice_headers)
     assert resp.status_code == 403 and resp.get_json()["message"] == "Admin privileges required"
+
+
+def test_interaction_log_keeps_30_days(client, relay_headers, new_session, standin):
+    import jobs
+    from services import clock
+
+    clock.freeze(datetime(2026, 10, 1))
+    sid = new_session()
+    client.post("/register_token", headers=relay_headers, json=token_body(sid, token="old"))
+    clock.freeze(datetime(2026, 10, 1, 0, 30))
+    client.post("/register_token", headers=relay_headers, json=token_body(sid, token="newer"))
+    clock.freeze(datetime(2026, 10, 31, 0, 10))
+    assert jobs.execute("purge_api_interactions") == 1
+    assert ApiInteraction.query.count() == 1
