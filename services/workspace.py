@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 import settings
 from errors import ApiError
@@ -103,8 +103,10 @@ def save_file(session: AppSession, name: str, read: Callable[[int], bytes], cont
     fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target_dir)
     try:
         size, digest = _copy(read, fd, max_bytes, quota - others)
-        # Re-check under the session row lock: a parallel upload may have used the quota meanwhile.
-        db.session.scalar(select(AppSession).where(AppSession.session_id == session.session_id).with_for_update())
+        # Re-check under the session row lock: a parallel upload may have used the quota meanwhile. An UPDATE
+        # (not SELECT FOR UPDATE) so SQLite serializes too: it takes the database write lock until commit.
+        db.session.execute(update(AppSession).where(AppSession.session_id == session.session_id)
+                           .values(last_accessed_at=clock.now()))
         if used_bytes(session.session_id, except_name=name) + size > quota:
             raise _too_large("Session workspace quota exceeded", quota)
         os.replace(temp_name, target_dir / name)
@@ -139,7 +141,6 @@ def _upsert_row(session: AppSession, name: str, size: int, digest: str, content_
         row = WorkspaceFile(session_id=session.session_id, name=name)
         db.session.add(row)
     row.size, row.sha256, row.content_type, row.created_at = size, digest, content_type[:255], clock.now()
-    session.last_accessed_at = clock.now()  # the row is locked by this upload already: no extra contention
     db.session.commit()
     return row
 

@@ -188,3 +188,27 @@ def test_files_need_a_user_token(client, files_url, factory):
     assert client.get(files_url).status_code == 401
     resp = client.get(files_url, headers={"X-API-Key": factory.api_key(["relay"])})
     assert resp.status_code == 401
+
+
+def test_parallel_uploads_never_exceed_the_quota(app, live_server, alice_headers, files_url, root, session_id):
+    import threading
+
+    import requests
+
+    statuses, barrier = [], threading.Barrier(6)
+
+    def upload(i):
+        barrier.wait()
+        resp = requests.put(f"{live_server.url}{files_url}/p{i}.bin", headers=alice_headers, data=b"q" * 1000,
+                            timeout=30)
+        statuses.append(resp.status_code)
+
+    threads = [threading.Thread(target=upload, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [201, 201, 413, 413, 413, 413]
+    with app.app_context():
+        assert sum(f.size for f in WorkspaceFile.query.all()) == 2000
+    assert len(folder_entries(root, session_id)) == 2

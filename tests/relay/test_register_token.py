@@ -1,9 +1,11 @@
 """Seed 000's POST /register_token against a real HTTP stand-in of Alohomora: every documented status."""
 
+import json
 from datetime import datetime
 
 import pytest
 
+import settings
 from models import ApiInteraction
 from tests.relay.conftest import token_body
 
@@ -151,3 +153,18 @@ def test_interaction_log_keeps_30_days(client, relay_headers, new_session, stand
     clock.freeze(datetime(2026, 10, 31, 0, 10))
     assert jobs.execute("purge_api_interactions") == 1
     assert ApiInteraction.query.count() == 1
+
+
+def test_base_url_from_config_json_and_env_override(make_app, standin, tmp_path, monkeypatch):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"alohomora": {"base_url": standin.url, "timeout": 2},
+                                  "app": {"host": "0.0.0.0", "port": 8001, "debug": False}}))
+    app = make_app({"config_json": str(config)})
+    with app.app_context():
+        assert (settings.static("alohomora.base_url"), settings.static("alohomora.timeout")) == (standin.url, 2.0)
+    monkeypatch.setenv("ALOHOMORA_BASE_URL", "http://127.0.0.1:1")
+    monkeypatch.setenv("ALOHOMORA_TIMEOUT", "0.25")
+    app = make_app({"config_json": str(config)})
+    with app.app_context():
+        assert (settings.static("alohomora.base_url"), settings.static("alohomora.timeout")) == (
+            "http://127.0.0.1:1", 0.25)
