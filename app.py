@@ -165,6 +165,9 @@ BLUEPRINT_MODULES = (
     "checkin",
     "profile",
     "api_keys",
+    "relay",
+    "files",
+    "users",
 )
 
 

@@ -201,10 +201,27 @@ def revoke_api_key(key_id: str) -> None:
     except ApiError as exc:
         raise click.BadParameter(exc.message, param_hint="KEY_ID") from None
     click.echo(f"revoked {key.id} prefix={key.prefix}")
+relay_cli = AppGroup("relay", help="App sessions and the Alohomora relay.")
+
+
+@relay_cli.command("callback-path")
+def relay_callback_path() -> None:
+    """The notification path to give Alohomora as this server's callback URL (prefix it with the public base URL)."""
+    from services import alohomora
+
+    click.echo(f"/relay/{alohomora.notification_secret()}/receive_session_notification")
+
+
+@relay_cli.command("purge-sessions")
+def relay_purge_sessions() -> None:
+    """Delete expired app sessions, their files and folders now (the `purge_app_sessions` job)."""
+    from services import app_sessions
+
+    click.echo(f"purged {app_sessions.purge_expired_sessions()} expired sessions")
 
 
 def register_commands(app: Flask) -> None:
     """Attach every CLI command and group to the app."""
     for command in (create_admin, set_config, users_cli, settings_cli, scheduler_cli, test_email, locks_cli,
-                    api_keys_cli):
+                    api_keys_cli, relay_cli):
         app.cli.add_command(command)

@@ -54,6 +54,10 @@ JOBS: list[Job] = [
         "release locks older than auto_release.hours when auto_release.enabled"),
     Job("expire_checkins", "services.checkin:expire_passes", 300,
         "mark expired vibe passes inactive (tidiness only: expiry is exact without it)"),
+    Job("purge_app_sessions", "services.app_sessions:purge_expired_sessions", 300,
+        "delete expired app sessions, their file rows and workspace folders"),
+    Job("purge_api_interactions", "services.alohomora:purge_old_interactions", 86400,
+        "keep 30 days of the API interaction log"),
 ]
 
 

@@ -6,7 +6,22 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, Uuid, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    text,
+)
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from extensions import db
@@ -189,3 +204,74 @@ class CheckIn(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=clock.now)
     # ORM-side cascade too: SQLite runs without foreign-key enforcement, so ON DELETE CASCADE alone is not enough.
     user: Mapped[User] = relationship(User, backref=backref("checkins", cascade="all, delete-orphan"))
+class AppSession(db.Model):
+    """Seed 000's session of a client-app user (`user_id` is the app's name for them, not an account)."""
+
+    __tablename__ = "app_sessions"
+
+    session_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[str] = mapped_column(String(255), nullable=False, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    last_accessed_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, index=True)
+    data: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+class SessionNotification(db.Model):
+    """A cross-app notification from Alohomora; one row per token (idempotency by unique digest)."""
+
+    __tablename__ = "session_notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Alohomora's token_id is the raw token itself, so only its digest and a short hint are kept.
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    token_hint: Mapped[str] = mapped_column(String(16), nullable=False)
+    user_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    workflow_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    remote_session_id: Mapped[str | None] = mapped_column(String(255))
+    workflow_status: Mapped[Any] = mapped_column(JSON, nullable=True)
+    notification_metadata: Mapped[Any] = mapped_column(JSON, nullable=True)
+    local_session_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    source_address: Mapped[str | None] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, index=True)
+
+
+class ApiInteraction(db.Model):
+    """Seed 001's API interaction log: one row per outbound call (never its payload or token)."""
+
+    __tablename__ = "api_interactions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    service: Mapped[str] = mapped_column(String(40), nullable=False)
+    method: Mapped[str] = mapped_column(String(10), nullable=False)
+    url: Mapped[str] = mapped_column(String(2048), nullable=False)
+    status: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[float] = mapped_column(Float, nullable=False)
+    error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, index=True)
+
+
+class WorkspaceFile(db.Model):
+    """Metadata of a file in an app session's workspace folder (seed 001's file metadata)."""
+
+    __tablename__ = "workspace_files"
+    __table_args__ = (UniqueConstraint("session_id", "name", name="uq_workspace_files_session_name"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("app_sessions.session_id", ondelete="CASCADE"), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    content_type: Mapped[str] = mapped_column(String(255), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+class UserSettings(db.Model):
+    """Seed 001's user configuration: one free-form JSON object per account."""
+
+    __tablename__ = "user_settings"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    settings: Mapped[Any] = mapped_column(JSON, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)

@@ -339,3 +339,85 @@ class ApiKeyOut(BaseModel):
     last_used_at: str | None
     revoked_at: str | None
     key: str | None = Field(default=None, description="the plaintext key, only in the create answer")
+# ---------------------------------------------------------------- app sessions and relay (seeds 000, 001)
+
+# No NUL: PostgreSQL text cannot hold it, and no client app needs it.
+Text255 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=r"^[^\x00]*$")]
+LongText = Annotated[str, StringConstraints(min_length=1, max_length=4096, pattern=r"^[^\x00]*$")]
+
+
+class NewSessionIn(Lenient):
+    """Seed 000's `/new_session` body; `data` is kept as sent (the seed shows a string)."""
+
+    user_id: Text255
+    data: Any = None
+
+
+class SessionIdOut(BaseModel):
+    session_id: str
+
+
+class TokenMetadata(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    expires_at: str | None = None
+    additional_data: Any = None
+
+
+class RegisterTokenIn(Lenient):
+    session_id: Text255
+    token: LongText
+    workflow_id: Text255
+    function_id: Text255
+    system_id: Text255
+    user_id: Text255 | None = None
+    token_metadata: TokenMetadata | None = None
+
+
+class RegisterTokenOut(BaseModel):
+    message: str
+    alohomora_token_id: str
+    session_id: str
+
+
+class RelayErrorOut(BaseModel):
+    error: str
+    alohomora_error: Any = None
+    alohomora_status: int | None = None
+    details: str | None = None
+
+
+class SessionInfo(Lenient):
+    user_id: Text255
+    workflow_id: Text255
+    session_id: Text255 | None = None
+    create_local_session: bool = False
+
+
+class WorkflowStatus(Lenient):
+    """Alohomora sends null counts, or `{}` when it knows nothing yet."""
+
+    total_instances: int | None = None
+    completed_instances: int | None = None
+    in_progress_instances: int | None = None
+    failed_instances: int | None = None
+
+
+class SessionNotificationIn(Lenient):
+    token_id: LongText
+    session_info: SessionInfo
+    workflow_status: WorkflowStatus | None = None
+    notification_metadata: dict[str, Any] | None = None
+
+
+class SessionNotificationOut(BaseModel):
+    message: str
+    token_id: str
+    processed_at: str
+    local_session_created: bool
+    local_session_id: str | None = None
+
+
+class PageQuery(Strict):
+    limit: int = Field(default=100, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0)

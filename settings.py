@@ -134,6 +134,25 @@ SETTINGS: dict[str, Setting] = {
                 help="length of a vibe pass; a re-check-in moves expiry to now + this"),
         Setting("checkin.feed_max_limit", PositiveInt, 10000, "CHECKIN_FEED_MAX_LIMIT",
                 help="largest `limit` of one `GET /api/model/active-users` page (no `limit` = every active user)"),
+        # -- app sessions, relay and workspace files (seeds 000, 001)
+        Setting("alohomora.open_endpoints", bool, False, "ALOHOMORA_OPEN_ENDPOINTS", runtime=True,
+                help="serve seed 000 as is: `/new_session`, `/register_token` and the plain notification path "
+                     "need no credentials"),
+        Setting("alohomora.notification_secret", str, "", "ALOHOMORA_NOTIFICATION_SECRET", secret=True,
+                help="secret of `/relay/<secret>/receive_session_notification`; empty = generated into "
+                     "`instance/alohomora_notification_secret` (`flask relay callback-path` prints it)"),
+        Setting("alohomora.notification_sources", list[str], [], "ALOHOMORA_NOTIFICATION_SOURCES",
+                help="client addresses or CIDR ranges (JSON list) allowed to post to the plain notification path"),
+        Setting("app_sessions.ttl_minutes", PositiveInt, 60, "APP_SESSION_TTL_MINUTES",
+                help="app session lifetime from creation (seed 000: 1 hour)"),
+        Setting("workspace.root", str, "", "WORKSPACE_ROOT",
+                help="folder holding one sub-folder per app session; empty = `instance/workspace`"),
+        Setting("workspace.max_file_bytes", PositiveInt, 10 * 1024 * 1024, "WORKSPACE_MAX_FILE_BYTES",
+                help="largest uploaded file (413 above it)"),
+        Setting("workspace.quota_bytes", PositiveInt, 100 * 1024 * 1024, "WORKSPACE_QUOTA_BYTES",
+                help="total size of one session's files (413 above it)"),
+        Setting("users.settings_max_bytes", PositiveInt, 16 * 1024, "USER_SETTINGS_MAX_BYTES",
+                help="largest `/api/users/me/settings` document, as compact JSON"),
     ]
 }
 

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -82,6 +83,9 @@ def verify_key(presented: str | None) -> ApiKey | EnvModelKey | None:
         return None
     if not hmac.compare_digest(key.key_hash, _digest(presented)):
         return None
-    key.last_used_at = clock.now()
-    db.session.commit()
+    now = clock.now()
+    # At most one write a minute: a busy key would otherwise serialize every request on its row.
+    if key.last_used_at is None or now - key.last_used_at >= timedelta(minutes=1):
+        key.last_used_at = now
+        db.session.commit()
     return key
