@@ -162,6 +162,9 @@ BLUEPRINT_MODULES = (
     "auth",
     "admin",
     "docs",
+    "sessions",
+    "pages",
+    "analytics",
 )
 
 

@@ -49,6 +49,8 @@ JOBS: list[Job] = [
     Job("purge_revoked_tokens", "services.tokens:purge_expired_revocations", 3600,
         "delete revocation rows of tokens that have expired anyway"),
     Job("purge_job_runs", "jobs:purge_job_runs", 86400, "keep 30 days of job run history"),
+    Job("purge_activity_data", "services.activity:purge_expired", 3600,
+        "delete activity sessions and page visits older than analytics.retention_days"),
 ]
 
 
