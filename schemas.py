@@ -177,5 +177,13 @@ class PageVisitIn(Lenient):
     session_id: uuid.UUID | None = None
 
 
-class TrackIn(RootModel[PageVisitIn | list[PageVisitIn]]):
-    """One visit, or a JSON array of them (all-or-nothing, at most `analytics.track_batch_max`)."""
+class TrackIn(RootModel[list[PageVisitIn]]):
+    """One visit, or a JSON array of them (all-or-nothing, at most `analytics.track_batch_max`).
+
+    A single object is read as a batch of one, so error locations always start with the item index.
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_or_many(cls, data: Any) -> Any:
+        return [data] if isinstance(data, dict) else data

@@ -3,7 +3,7 @@
 from flask import Blueprint
 
 import settings
-from blueprints.common import BEARER_OR_KEY, PUBLIC, authenticated, expects
+from blueprints.common import BEARER_OR_KEY, PUBLIC, authenticated, expects, json_payload
 from blueprints.sessions import answer_report, authorize, report_filter
 from envelope import iso_z, success
 from extensions import limiter
@@ -24,8 +24,8 @@ def _visit_json(row: dict, sent: PageVisitIn) -> dict:
 @expects(json=TrackIn, resp={200: Envelope, 422: None, 429: None}, tags=("pages",), security=PUBLIC)
 def track(body: TrackIn):
     """Track a page visit, or a JSON array of visits (all-or-nothing, bounded by `analytics.track_batch_max`)."""
-    batch = isinstance(body.root, list)
-    sent = body.root if batch else [body.root]
+    batch = isinstance(json_payload(), list)  # the body as sent (cached): an array answers as a batch
+    sent = body.root
     rows = pages.track([pages.Visit(v.app, v.user, v.page, v.timespent, v.time, v.session_id) for v in sent])
     visits = [_visit_json(row, v) for row, v in zip(rows, sent, strict=True)]
     if batch:
