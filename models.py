@@ -133,7 +133,8 @@ class PageVisit(db.Model):
     __table_args__ = (
         Index("ix_page_visits_app_user_visited", "app", "user", "visited_at"),
         Index("ix_page_visits_app_visited", "app", "visited_at"),
-        Index("ix_page_visits_app_page", "app", "page"),
+        # covering on PostgreSQL: per-page totals are an index-only scan
+        Index("ix_page_visits_app_page", "app", "page", postgresql_include=["seconds"]),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,

@@ -126,11 +126,11 @@ def _rows(report: str, f: ReportFilter) -> list[list[Any]]:
 
 def heatmap(f: ReportFilter) -> dict:
     daily_rows, weekly_rows = _rows("heatmap", f)
-    daily = {day: n for day, n in daily_rows}
+    daily = {str(day): n for day, n in daily_rows}
     weekly: dict[str, dict[str, int]] = {}
     for weekday, hour, n in weekly_rows:
         weekly.setdefault(str(weekday), {})[str(hour)] = n
-    days = [day for day, _ in daily_rows]
+    days = list(daily)
     return {
         "daily_sessions": daily,
         "weekly_hourly": weekly,
@@ -176,7 +176,7 @@ def timeline(f: ReportFilter) -> dict:
 
 def daily_time_spent(f: ReportFilter) -> dict:
     (rows,) = _rows("daily-time-spent", f)
-    return {"daily_time": {day: hhmmss(_num(seconds)) for day, seconds in rows}}
+    return {"daily_time": {str(day): hhmmss(_num(seconds)) for day, seconds in rows}}
 
 
 def time_by_page(f: ReportFilter) -> dict:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import DateTime, Integer, case, cast, func, literal, literal_column
+from sqlalchemy import Date, DateTime, Integer, case, cast, func, literal, literal_column
 from sqlalchemy.sql.elements import ColumnElement
 
 DAY = timedelta(days=1)
@@ -69,9 +69,9 @@ class LocalTime:
         return func.timezone(literal(self.tz), func.timezone(literal_column("'UTC'"), column))
 
     def date(self, column: ColumnElement) -> ColumnElement:
-        """Local calendar day as 'YYYY-MM-DD' text."""
+        """Local calendar day: a date on PostgreSQL, 'YYYY-MM-DD' text on SQLite (str() of either is the key)."""
         if self.dialect == "postgresql":
-            return func.to_char(self._pg_local(column), literal_column("'YYYY-MM-DD'"))
+            return cast(self._pg_local(column), Date)
         return func.date(column, self._sqlite_modifier(column))
 
     def hour(self, column: ColumnElement) -> ColumnElement:

@@ -45,7 +45,8 @@ def upgrade():
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('page_visits', schema=None) as batch_op:
-        batch_op.create_index('ix_page_visits_app_page', ['app', 'page'], unique=False)
+        batch_op.create_index('ix_page_visits_app_page', ['app', 'page'], unique=False,
+                              postgresql_include=['seconds'])
         batch_op.create_index('ix_page_visits_app_user_visited', ['app', 'user', 'visited_at'], unique=False)
         batch_op.create_index('ix_page_visits_app_visited', ['app', 'visited_at'], unique=False)
 
