@@ -107,7 +107,28 @@ def run_scheduler() -> None:
     jobs.start_scheduler(current_app._get_current_object(), block=True)
 
 
+analytics_cli = AppGroup("analytics", help="Activity sessions and page visits (seed 003).")
+
+
+@analytics_cli.command("purge")
+def purge_analytics() -> None:
+    """Delete sessions and page visits older than analytics.retention_days now (0 = keep everything)."""
+    from services import activity
+
+    click.echo(f"purged: {json.dumps(activity.purge_expired())}")
+
+
+@analytics_cli.command("erase")
+@click.argument("app_name")
+@click.argument("user")
+def erase_analytics(app_name: str, user: str) -> None:
+    """Erasure request: delete every session, event and page visit of USER in APP_NAME."""
+    from services import activity
+
+    click.echo(f"erased: {json.dumps(activity.erase_user_data(app_name, user))}")
+
+
 def register_commands(app: Flask) -> None:
     """Attach every CLI command and group to the app."""
-    for command in (create_admin, set_config, users_cli, settings_cli, scheduler_cli):
+    for command in (create_admin, set_config, users_cli, settings_cli, scheduler_cli, analytics_cli):
         app.cli.add_command(command)

@@ -82,3 +82,11 @@ def test_retention_zero_keeps_everything(admin_tracker, data):
 
 def test_purge_job_is_declared():
     assert jobs.job_by_id("purge_activity_data").target == "services.activity:purge_expired"
+
+
+def test_cli_erase_and_purge(runner, admin_tracker, data):
+    result = runner.invoke(args=["analytics", "erase", APP, "alice"])
+    assert result.exit_code == 0 and result.output.strip() == 'erased: {"sessions": 2, "page_visits": 2}'
+    assert _count(admin_tracker, "alice") == (0, 0)
+    result = runner.invoke(args=["analytics", "purge"])
+    assert result.exit_code == 0 and result.output.strip() == 'purged: {"sessions": 0, "page_visits": 0}'
