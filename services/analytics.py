@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Select, case, func, literal, select
+from sqlalchemy import DateTime, Select, case, func, literal, null, select, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
 import settings
@@ -94,14 +94,22 @@ def statements(report: str, f: ReportFilter) -> list[Select]:
         if report == "most-active":
             return [weekly]
         day = lt.date(S.started_at).label("day")
-        return [select(day, func.count().label("n")).where(*sw).group_by(day).order_by(day), weekly]
-    if report in ("stats", "summary"):
+        if _dialect() == "postgresql":
+            # one scan for both groupings: rows with a day are daily, rows without are weekday x hour
+            return [select(day, weekday, hour, func.count().label("n")).where(*sw)
+                    .group_by(func.grouping_sets(tuple_(day.element), tuple_(weekday.element, hour.element)))]
+        return [select(day, null(), null(), func.count().label("n")).where(*sw).group_by(day),
+                weekly.with_only_columns(null(), weekday, hour, func.count())]
+    if report == "summary":
         dur = duration_seconds()
-        totals = select(func.count().label("n"), func.sum(dur), func.avg(dur), func.max(dur), func.min(dur))
-        if report == "summary":
-            return [totals.where(*sw)]
-        day = local_time(f, S.started_at, sw).date(S.started_at)
-        return [totals.add_columns(func.count(day.distinct())).where(*sw)]
+        return [select(func.count().label("n"), func.sum(dur), func.avg(dur), func.max(dur), func.min(dur))
+                .where(*sw)]
+    if report == "stats":
+        # per local day first (a hash aggregate in one scan), then totals and the number of days
+        day = local_time(f, S.started_at, sw).date(S.started_at).label("day")
+        per_day = (select(day, func.count().label("n"), func.sum(duration_seconds()).label("seconds"))
+                   .where(*sw).group_by(day).subquery())
+        return [select(func.sum(per_day.c.n), func.sum(per_day.c.seconds), func.count())]
     if report == "daily-time-spent":
         day = local_time(f, S.started_at, sw).date(S.started_at).label("day")
         return [select(day, func.sum(duration_seconds())).where(*sw).group_by(day).order_by(day)]
@@ -125,12 +133,15 @@ def _rows(report: str, f: ReportFilter) -> list[list[Any]]:
 # ---------------------------------------------------------------- reports (seed 003 shapes)
 
 def heatmap(f: ReportFilter) -> dict:
-    daily_rows, weekly_rows = _rows("heatmap", f)
-    daily = {str(day): n for day, n in daily_rows}
+    daily: dict[str, int] = {}
     weekly: dict[str, dict[str, int]] = {}
-    for weekday, hour, n in weekly_rows:
-        weekly.setdefault(str(weekday), {})[str(hour)] = n
-    days = list(daily)
+    for rows in _rows("heatmap", f):
+        for day, weekday, hour, n in rows:
+            if day is not None:
+                daily[str(day)] = n
+            else:
+                weekly.setdefault(str(weekday), {})[str(hour)] = n
+    days = sorted(daily)
     return {
         "daily_sessions": daily,
         "weekly_hourly": weekly,
@@ -157,9 +168,10 @@ def most_active(f: ReportFilter) -> dict:
 
 
 def stats(f: ReportFilter) -> dict:
-    ((n, total, average, _longest, _shortest, days),) = _rows("stats", f)[0]
-    return {"total_sessions": n, "average_session_duration": hhmmss(_num(average)),
-            "total_time_spent": hhmmss(_num(total)), "active_days": days}
+    ((n, total, days),) = _rows("stats", f)[0]
+    n, total = int(n or 0), _num(total)
+    return {"total_sessions": n, "average_session_duration": hhmmss(total / n if n else 0),
+            "total_time_spent": hhmmss(total), "active_days": days}
 
 
 def summary(f: ReportFilter) -> dict:
