@@ -64,11 +64,9 @@ def local_time(f: ReportFilter, column, where: list[ColumnElement]) -> LocalTime
     dialect = _dialect()
     if dialect == "postgresql":
         return LocalTime(dialect, f.tz)
-    start, end = f.start, f.end
-    if start is None or end is None:
-        low, high = db.session.execute(select(func.min(column), func.max(column)).where(*where)).one()
-        start, end = start or low, end or high
-    return LocalTime(dialect, f.tz, start, end)
+    # the data's own range (an index lookup) bounds the offset walk, whatever from/to a client sends
+    low, high = db.session.execute(select(func.min(column), func.max(column)).where(*where)).one()
+    return LocalTime(dialect, f.tz, low, high)
 
 
 def duration_seconds(now: datetime | None = None) -> ColumnElement:

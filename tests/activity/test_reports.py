@@ -213,3 +213,12 @@ def test_every_report_has_csv(tracker, week, report, header):
         assert ["daily", "2024-01-01", "", "", "2"] in rows
     if report == "session-timeline-detail":
         assert len(rows) == 1 + 3 * 2 + 2  # header, two events per session, pause + resume once
+
+
+def test_extreme_range_is_cheap_and_correct(admin_tracker):
+    admin_tracker.session("ravi", "2024-01-01T20:00:00Z", "2024-01-01T20:05:00Z")
+    resp = admin_tracker.report("heatmap", user="ravi", tz="America/New_York",
+                                **{"from": "0001-01-01T00:00:00Z", "to": "9999-12-31T00:00:00Z"})
+    assert resp.status_code == 200
+    assert resp.get_json()["heatmap_data"]["daily_sessions"] == {"2024-01-01": 1}
+    assert resp.get_json()["heatmap_data"]["weekly_hourly"] == {"0": {"15": 1}}
