@@ -10,6 +10,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
+
 import settings
 from errors import ApiError, conflict, not_found
 from extensions import db
@@ -49,7 +51,7 @@ def start_session(app: str, user: str, at: datetime | None = None) -> ActivitySe
     return session
 
 
-def find_session(app: str, user: str, session_id: str, *, lock: bool = False) -> ActivitySession:
+def find_session(app: str, user: str, session_id: str) -> ActivitySession:
     """The session of this (app, user), or 404 (a malformed id is simply not found)."""
     try:
         key = uuid.UUID(str(session_id))
@@ -57,38 +59,46 @@ def find_session(app: str, user: str, session_id: str, *, lock: bool = False) ->
         raise not_found("Session") from None
     query = db.select(ActivitySession).where(ActivitySession.id == key, ActivitySession.app == app,
                                              ActivitySession.user == user)
-    if lock:
-        query = query.with_for_update()  # concurrent pause/end of one session apply one after the other
     session = db.session.execute(query).scalar_one_or_none()
     if session is None:
         raise not_found("Session")
     return session
 
 
+def _check(session: ActivitySession, kind: str, when: datetime) -> None:
+    allowed_from = TRANSITIONS[kind][0]
+    if session.status not in allowed_from:
+        raise conflict(f"Cannot {kind} a session that is {session.status}",
+                       {"status": session.status, "allowed_from": list(allowed_from)})
+    if when < session.last_event_at:
+        raise conflict("time is before the session's last event",
+                       {"time": when.isoformat() + "Z", "last_event_at": session.last_event_at.isoformat() + "Z"})
+
+
 def apply_event(app: str, user: str, session_id: str, kind: str, at: datetime | None = None) -> ActivitySession:
     """Pause, resume or end a session, accumulating its active time."""
-    allowed_from, new_status = TRANSITIONS[kind]
+    new_status = TRANSITIONS[kind][1]
     when = event_time(at)
-    try:
-        session = find_session(app, user, session_id, lock=True)
-        if session.status not in allowed_from:
-            raise conflict(f"Cannot {kind} a session that is {session.status}",
-                           {"status": session.status, "allowed_from": list(allowed_from)})
-        if when < session.last_event_at:
-            raise conflict("time is before the session's last event",
-                           {"time": when.isoformat() + "Z", "last_event_at": session.last_event_at.isoformat() + "Z"})
-        if session.status == "active":
-            session.active_seconds += (when - session.last_resumed_at).total_seconds()
-        session.status = new_status
-        session.last_event_at = when
-        session.last_resumed_at = when if new_status == "active" else None
-        if new_status == "ended":
-            session.ended_at = when
-        db.session.add(SessionEvent(session_id=session.id, type=kind, at=when))
-        db.session.commit()
-    except ApiError:
+    session = find_session(app, user, session_id)
+    _check(session, kind, when)
+    values: dict = {"status": new_status, "last_event_at": when,
+                    "last_resumed_at": when if new_status == "active" else None}
+    if session.status == "active":
+        values["active_seconds"] = session.active_seconds + (when - session.last_resumed_at).total_seconds()
+    if new_status == "ended":
+        values["ended_at"] = when
+    # compare-and-set on the state just read: of concurrent events exactly one applies, on SQLite too
+    changed = db.session.execute(
+        update(ActivitySession)
+        .where(ActivitySession.id == session.id, ActivitySession.status == session.status,
+               ActivitySession.last_event_at == session.last_event_at)
+        .values(**values).execution_options(synchronize_session=False)).rowcount
+    if not changed:
         db.session.rollback()
-        raise
+        _check(find_session(app, user, session_id), kind, when)
+        raise conflict("The session changed at the same time; retry")
+    db.session.add(SessionEvent(session_id=session.id, type=kind, at=when))
+    db.session.commit()  # expires `session`: its attributes are read back as stored
     return session
 
 

@@ -130,3 +130,29 @@ def test_malformed_json_is_400(client, alice_headers):
     resp = client.post("/api/sessions/start", data="{nope", headers={**alice_headers,
                                                                        "Content-Type": "application/json"})
     assert resp.status_code == 400 and resp.get_json()["status"] == "error"
+
+
+def test_concurrent_events_apply_once(live_server, factory, admin):
+    import threading
+
+    import requests
+
+    headers = factory.headers(admin)
+    sid = requests.post(f"{live_server.url}/api/sessions/start", headers=headers,
+                        json={"user": "zoe", "app": APP, "time": "2024-01-01T09:00:00Z"}).json()["data"]["session_id"]
+    codes: list[int] = []
+
+    def end():
+        resp = requests.post(f"{live_server.url}/api/sessions/end", headers=headers,
+                             json={"user": "zoe", "app": APP, "session_id": sid, "time": "2024-01-01T10:00:00Z"})
+        codes.append(resp.status_code)
+
+    threads = [threading.Thread(target=end) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(codes) == [200] + [409] * 7
+    detail = requests.post(f"{live_server.url}/api/sessions/session-timeline-detail", headers=headers,
+                           json={"user": "zoe", "app": APP}).json()["data"]["detailed_timeline"]
+    assert [e["type"] for e in detail[0]["events"]] == ["start", "end"]
