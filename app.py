@@ -168,6 +168,9 @@ BLUEPRINT_MODULES = (
     "relay",
     "files",
     "users",
+    "sessions",
+    "pages",
+    "analytics",
 )
 
 

@@ -218,10 +218,29 @@ def relay_purge_sessions() -> None:
     from services import app_sessions
 
     click.echo(f"purged {app_sessions.purge_expired_sessions()} expired sessions")
+analytics_cli = AppGroup("analytics", help="Activity sessions and page visits (seed 003).")
+
+
+@analytics_cli.command("purge")
+def purge_analytics() -> None:
+    """Delete sessions and page visits older than analytics.retention_days now (0 = keep everything)."""
+    from services import activity
+
+    click.echo(f"purged: {json.dumps(activity.purge_expired())}")
+
+
+@analytics_cli.command("erase")
+@click.argument("app_name")
+@click.argument("user")
+def erase_analytics(app_name: str, user: str) -> None:
+    """Erasure request: delete every session, event and page visit of USER in APP_NAME."""
+    from services import activity
+
+    click.echo(f"erased: {json.dumps(activity.erase_user_data(app_name, user))}")
 
 
 def register_commands(app: Flask) -> None:
     """Attach every CLI command and group to the app."""
     for command in (create_admin, set_config, users_cli, settings_cli, scheduler_cli, test_email, locks_cli,
-                    api_keys_cli, relay_cli):
+                    api_keys_cli, relay_cli, analytics_cli):
         app.cli.add_command(command)

@@ -58,6 +58,8 @@ JOBS: list[Job] = [
         "delete expired app sessions, their file rows and workspace folders"),
     Job("purge_api_interactions", "services.alohomora:purge_old_interactions", 86400,
         "keep 30 days of the API interaction log"),
+    Job("purge_activity_data", "services.activity:purge_expired", 3600,
+        "delete activity sessions and page visits older than analytics.retention_days"),
 ]
 
 

@@ -275,3 +275,61 @@ class UserSettings(db.Model):
     user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     settings: Mapped[Any] = mapped_column(JSON, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+# ---------------------------------------------------------------- activity sessions and page tracking (seed 003)
+
+class ActivitySession(db.Model):
+    """A tracked user's session in a client app: active -> paused -> active ... -> ended."""
+
+    __tablename__ = "activity_sessions"
+    __table_args__ = (
+        Index("ix_activity_sessions_app_user_started", "app", "user", "started_at"),
+        Index("ix_activity_sessions_app_started", "app", "started_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    app: Mapped[str] = mapped_column(String(80), nullable=False)
+    # The tracked user of a client app: a string, not necessarily an account.
+    user: Mapped[str] = mapped_column(String(128), nullable=False)
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default="active")
+    started_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Active time accumulated up to the last pause/end; the running stretch starts at last_resumed_at.
+    active_seconds: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    last_resumed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_event_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+class SessionEvent(db.Model):
+    """One lifecycle event of an activity session (start, pause, resume, end) at the client's time."""
+
+    __tablename__ = "session_events"
+    __table_args__ = (Index("ix_session_events_session_at", "session_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("activity_sessions.id", ondelete="CASCADE"),
+                                                  nullable=False)
+    type: Mapped[str] = mapped_column(String(10), nullable=False)
+    at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+class PageVisit(db.Model):
+    """Time a tracked user spent on one page of a client app."""
+
+    __tablename__ = "page_visits"
+    __table_args__ = (
+        Index("ix_page_visits_app_user_visited", "app", "user", "visited_at"),
+        Index("ix_page_visits_app_visited", "app", "visited_at"),
+        # covering on PostgreSQL: per-page totals are an index-only scan
+        Index("ix_page_visits_app_page", "app", "page", postgresql_include=["seconds"]),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    app: Mapped[str] = mapped_column(String(80), nullable=False)
+    user: Mapped[str] = mapped_column(String(128), nullable=False)
+    page: Mapped[str] = mapped_column(String(512), nullable=False)
+    seconds: Mapped[float] = mapped_column(Float, nullable=False)
+    visited_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    # Optional link to an activity session; no foreign key so tracking never waits on the sessions table.
+    session_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)

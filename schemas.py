@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    RootModel,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
                                             pattern=r"^[A-Za-z0-9_.@-]+$")]
@@ -421,3 +432,72 @@ class SessionNotificationOut(BaseModel):
 class PageQuery(Strict):
     limit: int = Field(default=100, ge=1, le=1000)
     offset: int = Field(default=0, ge=0)
+# ---------------------------------------------------------------- activity sessions, pages, analytics (seed 003)
+
+TrackedUser = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+PagePath = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512, pattern=r"^/")]
+# strict: "120" (a string), true and null are not a time spent; ints and floats are
+Seconds = Annotated[float, Field(ge=0, le=7 * 86400, strict=True)]
+
+
+class SessionStartIn(Lenient):
+    user: TrackedUser
+    app: AppName
+    time: datetime | None = None  # ISO 8601; naive values are UTC; default: server time
+    status: Literal["active"] = "active"
+
+
+class SessionEventIn(Lenient):
+    user: TrackedUser
+    app: AppName
+    session_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    time: datetime | None = None
+
+
+class ReportIn(Lenient):
+    """Every report: `tz` (IANA, default UTC), optional `from`/`to` (ISO 8601), `format` json or csv."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    app: AppName
+    user: TrackedUser
+    tz: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] = "UTC"
+    from_: datetime | None = Field(default=None, alias="from")
+    to: datetime | None = None
+    format: Literal["json", "csv"] | None = None
+
+    @field_validator("tz")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError("not a known IANA time zone (e.g. Europe/Berlin, Asia/Kolkata)") from None
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReportIn:
+        if self.from_ is not None and self.to is not None and self.from_ >= self.to:
+            raise ValueError("`from` must be before `to`")
+        return self
+
+
+class PageVisitIn(Lenient):
+    user: TrackedUser
+    app: AppName
+    page: PagePath
+    timespent: Seconds
+    time: datetime | None = None  # when the visit happened; default: server time
+    session_id: uuid.UUID | None = None
+
+
+class TrackIn(RootModel[list[PageVisitIn]]):
+    """One visit, or a JSON array of them (all-or-nothing, at most `analytics.track_batch_max`).
+
+    A single object is read as a batch of one, so error locations always start with the item index.
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_or_many(cls, data: Any) -> Any:
+        return [data] if isinstance(data, dict) else data

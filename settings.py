@@ -153,6 +153,23 @@ SETTINGS: dict[str, Setting] = {
                 help="total size of one session's files (413 above it)"),
         Setting("users.settings_max_bytes", PositiveInt, 16 * 1024, "USER_SETTINGS_MAX_BYTES",
                 help="largest `/api/users/me/settings` document, as compact JSON"),
+        # -- activity analytics (seed 003)
+        Setting("analytics.public_apps", list[str], [], "ANALYTICS_PUBLIC_APPS", runtime=True,
+                help="apps whose `public-summary` / `public-timeline` are served without auth (others: 404)"),
+        Setting("analytics.idle_cap_minutes", PositiveInt, 30, "ANALYTICS_IDLE_CAP_MINUTES", runtime=True,
+                help="an open active session counts at most this long after its last start/resume in reports"),
+        Setting("analytics.max_future_seconds", NonNegativeInt, 300, "ANALYTICS_MAX_FUTURE_SECONDS", runtime=True,
+                help="a client `time` further ahead of the server clock is refused (422)"),
+        Setting("analytics.track_batch_max", PositiveInt, 500, "ANALYTICS_TRACK_BATCH_MAX", runtime=True,
+                help="largest JSON array accepted by `POST /api/pages/track`"),
+        Setting("analytics.report_row_limit", PositiveInt, 1000, "ANALYTICS_REPORT_ROW_LIMIT", runtime=True,
+                help="sessions listed by `timeline` / `session-timeline-detail` (newest first)"),
+        Setting("analytics.track_async_commit", bool, True, "ANALYTICS_TRACK_ASYNC_COMMIT",
+                help="PostgreSQL: page-track commits skip the WAL flush wait (a crash may lose <1 s of visits)"),
+        Setting("analytics.track_buffer_ms", NonNegativeInt, 0, "ANALYTICS_TRACK_BUFFER_MS",
+                help="> 0: page visits are stored by a per-process write-behind buffer every N ms; 0 = at once"),
+        Setting("analytics.retention_days", NonNegativeInt, 0, "ANALYTICS_RETENTION_DAYS", runtime=True,
+                help="the purge job deletes sessions and page visits older than this; 0 = keep forever"),
     ]
 }
 

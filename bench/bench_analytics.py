@@ -1,0 +1,136 @@
+"""Seed 003 analytics on PostgreSQL: 1,000,000 page visits and 100,000 sessions for one app.
+
+Prints each report's HTTP latency next to the very same SQL (compiled from services.analytics) run
+directly over one open psycopg2 connection, and page-track requests/s (single, batch of 100) next to
+GET /healthz. Targets: report < 300 ms and within 1.5x of its raw SQL; single track >= 50% of trivial.
+
+Run: make bench BENCH=analytics   (or .venv/bin/python -m bench.bench_analytics)
+"""
+
+import json
+import statistics
+import time
+
+import psycopg2
+
+from bench.harness import BenchServer, Request, load, print_table, request_once, timed
+
+APP, USERS, PAGES = "bench", 1000, 50
+SESSIONS, VISITS = 100_000, 1_000_000
+CLIENTS, SECONDS, REPEAT, WORKERS = 16, 5, 11, 4
+REPORTS = ("heatmap", "most-active", "stats", "summary", "timeline", "daily-time-spent", "time-by-page",
+           "session-timeline-detail", "page-stats")
+TZ = "Europe/Berlin"
+
+GENERATE = [
+    # sessions every ~5 minutes over a year, 5-65 minutes of active time each, all ended
+    f"""INSERT INTO activity_sessions (id, app, "user", status, started_at, ended_at, active_seconds,
+                                      last_resumed_at, last_event_at)
+        SELECT gen_random_uuid(), '{APP}', 'u' || (g % {USERS}), 'ended', s, s + d * interval '1 second', d, NULL,
+               s + d * interval '1 second'
+        FROM (SELECT g, timestamp '2024-01-01' + g * interval '313 seconds' AS s, 300 + (g * 7919) % 3600 AS d
+              FROM generate_series(1, {SESSIONS}) AS g) AS t""",
+    """INSERT INTO session_events (session_id, type, at)
+        SELECT id, 'start', started_at FROM activity_sessions UNION ALL
+        SELECT id, 'end', ended_at FROM activity_sessions""",
+    f"""INSERT INTO page_visits (app, "user", page, seconds, visited_at)
+        SELECT '{APP}', 'u' || (g % {USERS}), '/page/' || (g % {PAGES}), (g * 31) % 600,
+               timestamp '2024-01-01' + g * interval '31 seconds'
+        FROM generate_series(1, {VISITS}) AS g""",
+    "VACUUM ANALYZE activity_sessions",
+    "VACUUM ANALYZE session_events",
+    "VACUUM ANALYZE page_visits",
+]
+
+DUMP_SQL = f"""
+import json
+from extensions import db
+from services import analytics
+f = analytics.ReportFilter(app="{APP}", user="all", tz="{TZ}")
+out = {{}}
+for name in analytics.REPORTS:
+    out[name] = [str(s.compile(dialect=db.engine.dialect, compile_kwargs={{"literal_binds": True}}))
+                 for s in analytics.statements(name, f)]
+print(json.dumps(out))
+"""
+
+
+def report_path(name: str) -> str:
+    return "/api/pages/stats" if name == "page-stats" else f"/api/sessions/{name}"
+
+
+def main() -> None:
+    with BenchServer(workers=WORKERS) as server:
+        server.flask("create-admin", "--username", "bench", "--email", "bench@example.com",
+                     "--password", "bench-password")
+        login = Request("POST", "/api/login", {"username": "bench", "password": "bench-password"})
+        auth = {"Authorization": f"Bearer {json.loads(request_once(server.url, login)[1])['access_token']}"}
+
+        raw = psycopg2.connect(server.database_url)
+        raw.autocommit = True  # VACUUM cannot run in a transaction (harness.sql opens one)
+        cur = raw.cursor()
+        started = time.perf_counter()
+        for statement in GENERATE:
+            if statement.startswith("VACUUM"):
+                cur.execute(statement)
+            else:
+                server.sql(statement)
+        print(f"generated {SESSIONS:,} sessions (+{2 * SESSIONS:,} events) and {VISITS:,} page visits "
+              f"in {time.perf_counter() - started:.1f}s")
+
+        sql = json.loads(server.python(DUMP_SQL).strip().splitlines()[-1])
+
+        def run_raw(statements: list[str]) -> None:
+            for statement in statements:
+                cur.execute(statement)
+                cur.fetchall()
+
+        me = Request("GET", "/api/currentuser", headers=auth)
+        for _ in range(4 * WORKERS):  # every worker opens its pool connection before timing
+            request_once(server.url, me)
+        fixed_ms = timed(lambda: request_once(server.url, me), REPEAT * 3)
+        print(f"\nfixed cost of an authenticated request (GET /api/currentuser): {fixed_ms:.1f} ms")
+        print(f"reports over the whole app (user=all, tz={TZ}), median of {REPEAT}, one client")
+        print(f"{'report':<26} {'HTTP ms':>8} {'raw SQL ms':>10} {'ratio':>6}  target")
+        for name in REPORTS:
+            req = Request("POST", report_path(name), {"app": APP, "user": "all", "tz": TZ}, auth)
+            status, _ = request_once(server.url, req)
+            assert status == 200, (name, status)
+            for _ in range(WORKERS):  # warm both sides the same way
+                request_once(server.url, req)
+                run_raw(sql[name])
+            # interleaved, so both sides see the same background load of a shared machine
+            samples = [(timed(lambda req=req: request_once(server.url, req), 1),
+                        timed(lambda name=name: run_raw(sql[name]), 1)) for _ in range(REPEAT)]
+            http_ms = statistics.median(h for h, _ in samples)
+            raw_ms = statistics.median(r for _, r in samples)
+            ok = http_ms < 300 and http_ms <= 1.5 * raw_ms
+            print(f"{name:<26} {http_ms:>8.1f} {raw_ms:>10.1f} {http_ms / raw_ms:>5.2f}x  {'ok' if ok else 'MISSED'}")
+        raw.close()
+
+        track_throughput(server, "default: INSERT + COMMIT per request, synchronous_commit off")
+        server.stop()
+        server.env["ANALYTICS_TRACK_BUFFER_MS"] = "200"
+        server.start()
+        track_throughput(server, "ANALYTICS_TRACK_BUFFER_MS=200: write-behind buffer")
+
+
+def track_throughput(server: BenchServer, mode: str) -> None:
+    visit = {"user": "u1", "app": APP, "page": "/page/1", "timespent": 12}
+    trivial = load(server.url, Request("GET", "/healthz"), name="GET /healthz (trivial)",
+                   clients=CLIENTS, seconds=SECONDS)
+    public = load(server.url, Request("POST", "/api/health", {"app": APP}), name="POST /api/health (public, no DB)",
+                  clients=CLIENTS, seconds=SECONDS)
+    single = load(server.url, Request("POST", "/api/pages/track", visit), name="POST /api/pages/track",
+                  clients=CLIENTS, seconds=SECONDS)
+    batch = load(server.url, Request("POST", "/api/pages/track", [visit] * 100),
+                 name="POST /api/pages/track (batch 100)", clients=CLIENTS, seconds=SECONDS)
+    print(f"\npage tracking, {mode}")
+    print(f"gunicorn {WORKERS} workers x 4 threads, PostgreSQL, {CLIENTS} clients, {SECONDS}s each")
+    print_table([public, single, batch], trivial)
+    print(f"batch of 100: {batch.rps * 100:,.0f} page visits/s; single track at "
+          f"{single.rps / trivial.rps:.0%} of trivial (target >= 50%)")
+
+
+if __name__ == "__main__":
+    main()
