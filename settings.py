@@ -120,6 +120,11 @@ SETTINGS: dict[str, Setting] = {
         Setting("alohomora.base_url", str, "http://localhost:8000", "ALOHOMORA_BASE_URL"),
         Setting("alohomora.timeout", Annotated[float, Field(gt=0)], 5.0, "ALOHOMORA_TIMEOUT",
                 help="seconds per outbound call"),
+        # -- operations (deploy)
+        Setting("metrics.enabled", bool, True, "METRICS_ENABLED",
+                help="serve Prometheus metrics at `/metrics` (nginx exposes it to loopback only)"),
+        Setting("http.trusted_proxies", NonNegativeInt, 0, "TRUSTED_PROXIES",
+                help="reverse proxies in front (nginx = 1): client address and scheme come from X-Forwarded-*"),
     ]
 }
 
