@@ -77,6 +77,7 @@ export SCHEDULER_INTERVAL_SECONDS=1 SCHEDULER_STANDBY_POLL_SECONDS=1
 if .venv/bin/python -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("tests.alohomora_standin") is None)'; then
   .venv/bin/python -m tests.alohomora_standin --port "$standin_port" >"$work/standin.log" 2>&1 &
   standin_pid=$!
+  for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$standin_port") 2>/dev/null && break; sleep 0.2; done
   echo "e2e: Alohomora stand-in on port $standin_port"
 else
   echo "e2e: no tests/alohomora_standin.py in this build: the relay step will fail if selected"

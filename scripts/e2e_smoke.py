@@ -320,7 +320,8 @@ class Suite:
         token = self.admin_token()
         response = self.request("POST", "/api/checkin", token)
         body = response.json()
-        check(response.status_code in (200, 201) and body.get("success") is True, f"checkin: {short(response)}")
+        check(response.status_code in (200, 201) and body.get("success") is True
+              and body.get("message") == "1-hour vibe pass activated", f"checkin: {short(response)}")
         data = body["data"]
         check(data.get("session_id") and data.get("expires_in_minutes") == 60 and data["expires_at"].endswith("Z"),
               f"checkin data: {data}")
@@ -337,7 +338,9 @@ class Suite:
         check(response.status_code == 200 and body.get("success") is True, f"active-users: {short(response)}")
         mine = [u for u in body["data"] if u["user_id"] == self.state.get("admin_id")]
         check(body["count"] == len(body["data"]) and len(mine) == 1, f"active-users lacks the admin: {body}")
-        check(len(mine[0]["preferences"]) == 5, f"preferences: {mine[0]}")
+        check({"user_id", "display_name", "checked_in_at", "expires_at", "preferences"} <= set(mine[0])
+              and len(mine[0]["preferences"]) == 5, f"active user: {mine[0]}")
+        check(body["timestamp"].endswith("Z"), f"timestamp: {body.get('timestamp')}")
         self.say(f"GET /api/model/active-users (X-API-Key): count {body['count']}, admin present")
 
     def step_pages(self) -> str:
@@ -347,7 +350,8 @@ class Suite:
                                 json={"user": self.admin, "page": page, "timespent": 120, "app": "e2e"})
         body = response.json()
         check(response.status_code in (200, 201) and body.get("status") == "success", f"track: {short(response)}")
-        check(body["data"]["page"] == page and body["data"]["time_spent"] == 120, f"track data: {body}")
+        check(body.get("message") == "Page visit tracked successfully" and body["data"]["page"] == page
+              and body["data"]["time_spent"] == 120 and body["data"]["timestamp"].endswith("Z"), f"track: {body}")
         self.state["page"] = page
         self.say(f"POST /api/pages/track {response.status_code}: {page}, 120 s")
         self.check_page_stats()
