@@ -141,3 +141,17 @@ def test_rendered_nginx_conf_passes_nginx_t(tmp_path):
     for header in ("X-Request-ID", "X-Forwarded-For", "X-Forwarded-Proto"):
         assert f"proxy_set_header {header}" in text
     assert "client_max_body_size 1m;" in text
+
+
+def _check_compose_schema(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(ROOT / ".venv/bin/check-jsonschema"), "--builtin-schema", "vendor.compose-spec",
+                           str(path)], capture_output=True, text=True)
+
+
+def test_compose_file_matches_the_compose_specification(tmp_path):
+    done = _check_compose_schema(ROOT / "docker-compose.yml")
+    assert done.returncode == 0, done.stdout + done.stderr
+    # the check can fail: a misspelt healthcheck key is refused
+    broken = (ROOT / "docker-compose.yml").read_text().replace("start_period: 30s", "start_periode: 30s")
+    (tmp_path / "docker-compose.yml").write_text(broken)
+    assert _check_compose_schema(tmp_path / "docker-compose.yml").returncode != 0
