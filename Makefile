@@ -20,6 +20,9 @@ test: $(STAMP)  ## the whole suite on SQLite and on PostgreSQL + Redis
 fuzz: $(STAMP)  ## schemathesis against a live server: no request may produce a 5xx
 	scripts/fuzz.sh
 
+e2e: $(STAMP)  ## production topology without Docker: entrypoint + gunicorn + nginx on throwaway services (E2E_ONLY=...)
+	scripts/e2e.sh
+
 bench: $(STAMP)  ## benchmarks: print figures and ratios (BENCH=auth runs one; not run by CI)
 	scripts/bench.sh
 

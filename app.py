@@ -18,6 +18,7 @@ from errors import ApiError, register_errorhandlers, render
 from extensions import api_spec, db, jwt, limiter, mail, migrate
 from logs import configure_logging
 
+VERSION = "1.0.0"
 MIN_SECRET_LENGTH = 32
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -33,6 +34,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_request_hooks(app)
     register_errorhandlers(app)
     register_blueprints(app)
+    register_metrics(app)
+    register_proxy_fix(app)
     register_commands(app)
     return app
 
@@ -179,6 +182,38 @@ def register_blueprints(app: Flask) -> None:
     for name in BLUEPRINT_MODULES:
         app.register_blueprint(import_module(f"blueprints.{name}").bp)
     api_spec.register(app)
+
+
+def register_metrics(app: Flask) -> None:
+    """Prometheus metrics at /metrics; shared across gunicorn workers when PROMETHEUS_MULTIPROC_DIR is set."""
+    if not app.extensions["concierge.settings"]["metrics.enabled"]:
+        return
+    from prometheus_client import CollectorRegistry
+
+    # Own registry per app (tests build many apps); label by endpoint, never by raw path (lock paths
+    # would explode the series count).
+    options: dict[str, Any] = {"registry": CollectorRegistry(), "group_by": "endpoint"}
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
+
+        Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+        metrics = GunicornInternalPrometheusMetrics(app, **options)
+    else:
+        from prometheus_flask_exporter import PrometheusMetrics
+
+        metrics = PrometheusMetrics(app, **options)
+    metrics.info("concierge_app_info", "Concierge build information", version=VERSION)
+    limiter.exempt(app.view_functions["prometheus_metrics"])
+    app.extensions["concierge.metrics"] = metrics
+
+
+def register_proxy_fix(app: Flask) -> None:
+    """Behind TRUSTED_PROXIES reverse proxies, take the client address and scheme from X-Forwarded-*."""
+    hops = app.extensions["concierge.settings"]["http.trusted_proxies"]
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def register_commands(app: Flask) -> None:

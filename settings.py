@@ -170,6 +170,11 @@ SETTINGS: dict[str, Setting] = {
                 help="> 0: page visits are stored by a per-process write-behind buffer every N ms; 0 = at once"),
         Setting("analytics.retention_days", NonNegativeInt, 0, "ANALYTICS_RETENTION_DAYS", runtime=True,
                 help="the purge job deletes sessions and page visits older than this; 0 = keep forever"),
+        # -- operations (deploy)
+        Setting("metrics.enabled", bool, True, "METRICS_ENABLED",
+                help="serve Prometheus metrics at `/metrics` (nginx exposes it to loopback only)"),
+        Setting("http.trusted_proxies", NonNegativeInt, 0, "TRUSTED_PROXIES",
+                help="reverse proxies in front (nginx = 1): client address and scheme come from X-Forwarded-*"),
     ]
 }
 

@@ -65,3 +65,12 @@ ensure_services() {
   if redis_answers "$TEST_REDIS_URL"; then echo "services: using Redis at $TEST_REDIS_URL" >&2
   else start_throwaway_redis; fi
 }
+
+start_throwaway_services() {
+  # Always fresh ones (e2e: a restart check must not see anybody else's data); the caller stops them
+  # with stop_throwaway_services.
+  SERVICES_DIR=$(mktemp -d /tmp/concierge-services.XXXXXX)
+  chmod 755 "$SERVICES_DIR"
+  start_throwaway_postgres
+  start_throwaway_redis
+}
