@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, request
+from sqlalchemy import event
 
 import settings
 from errors import ApiError, register_errorhandlers, render
@@ -84,6 +85,13 @@ def database_uri(configured: str, instance_path: str) -> str:
     return configured
 
 
+def _sqlite_foreign_keys(dbapi_connection, _record) -> None:
+    # SQLite ignores ON DELETE CASCADE unless each connection asks for it (PostgreSQL always enforces it).
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
 def _engine_options(uri: str) -> dict[str, Any]:
     if uri.startswith("sqlite"):
         # Threads of one process share the file; wait for the writer rather than fail with "locked".
@@ -110,6 +118,9 @@ def _jwt_secret(app: Flask, configured: str, env: str) -> str:
 def register_extensions(app: Flask) -> None:
     """Bind the unbound extensions to this app."""
     db.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            event.listen(db.engine, "connect", _sqlite_foreign_keys)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     jwt.init_app(app)
     limiter.init_app(app)

@@ -28,6 +28,7 @@ api_spec = SpecTree(
     version="1.0.0",
     path="api/docs",
     mode="strict",
+    annotations=False,  # only documentation is taken from spectree; the models are named in expects()
     security_schemes=[
         SecurityScheme(name="bearerAuth",
                        data=SecuritySchemeData(type=SecureType.HTTP, scheme="bearer", bearer_format="JWT")),

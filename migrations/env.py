@@ -104,6 +104,10 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # batch mode recreates tables (copy, drop, rename): with foreign keys on, the drop would cascade
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()  # end the implicit transaction the PRAGMA began, before alembic starts its own
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

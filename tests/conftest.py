@@ -110,11 +110,25 @@ def _empty_tables(tables: list[str]) -> None:
                 conn.execute(text(f"DELETE FROM {table}"))
 
 
+def reset_rate_limits(app) -> None:
+    """Forget this run's rate-limit counters only (a shared Redis also holds other runs' keys)."""
+    storage_uri = app.config["RATELIMIT_STORAGE_URI"]
+    if not storage_uri.startswith("redis"):
+        limiter.reset()
+        return
+    import redis
+
+    client = redis.Redis.from_url(storage_uri)
+    keys = list(client.scan_iter(match=f"*{app.config['RATELIMIT_KEY_PREFIX']}*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
 @pytest.fixture
 def app(make_app):
     app = make_app()
     with app.app_context():
-        limiter.reset()
+        reset_rate_limits(app)
         yield app
 
 

@@ -114,3 +114,14 @@ def test_config_status_for_signed_in_users(client, alice_headers, admin_headers)
     resp = client.get("/api/config/status", headers=alice_headers)
     assert resp.status_code == 200 and resp.get_json()["data"] == {"mail_enabled": False}
     assert client.get("/api/config/status").status_code == 401
+
+
+def test_deleting_a_user_cascades_to_their_rows(client, admin_headers, alice, factory, db):
+    """ON DELETE CASCADE holds on SQLite too (foreign keys are switched on per connection)."""
+    from models import ApiKey
+
+    factory.api_key(["relay"], "my_app", alice)
+    assert db.session.query(ApiKey).count() == 1
+    assert client.delete(f"/api/admin/users/{alice.id}", headers=admin_headers).status_code == 200
+    db.session.expire_all()
+    assert db.session.query(ApiKey).count() == 0

@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, reset_rate_limits
 
 
 def login(client, username="alice", password=PASSWORD, **extra):
@@ -145,9 +145,7 @@ def test_login_rate_limit_returns_429(make_app):
     app = make_app({"ratelimit.login": "3 per minute"})
     client = app.test_client()
     with app.app_context():
-        from extensions import limiter
-
-        limiter.reset()
+        reset_rate_limits(app)
     codes = [client.post("/api/login", json={"username": "mallory", "password": "guess-1234"}).status_code
              for _ in range(5)]
     assert codes == [401, 401, 401, 429, 429]

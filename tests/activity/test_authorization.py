@@ -6,6 +6,7 @@ import pytest
 
 from services import clock
 from tests.activity.conftest import APP, Tracker
+from tests.conftest import reset_rate_limits
 
 
 @pytest.fixture(autouse=True)
@@ -83,9 +84,7 @@ def test_public_endpoints_are_rate_limited(make_app):
     app = make_app({"ratelimit.public": "2 per minute", "analytics.public_apps": [APP]})
     client = app.test_client()
     with app.app_context():
-        from extensions import limiter
-
-        limiter.reset()
+        reset_rate_limits(app)
     visit = {"user": "u", "app": APP, "page": "/a", "timespent": 1}
     codes = [client.post("/api/pages/track", json=visit).status_code for _ in range(3)]
     assert codes == [200, 200, 429]

@@ -2,8 +2,8 @@
 
 import pytest
 
-from extensions import limiter
 from services import app_sessions
+from tests.conftest import reset_rate_limits
 
 MAX_FILE = 1000
 QUOTA = 2500
@@ -14,7 +14,7 @@ def app(make_app, tmp_path):
     app = make_app({"workspace.root": str(tmp_path / "workspace"), "workspace.max_file_bytes": MAX_FILE,
                     "workspace.quota_bytes": QUOTA, "users.settings_max_bytes": 200})
     with app.app_context():
-        limiter.reset()
+        reset_rate_limits(app)
         yield app
 
 

@@ -17,8 +17,8 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from extensions import db as _db
-from extensions import limiter
 from services import mail
+from tests.conftest import reset_rate_limits
 
 FRONTEND = "https://frontend.example/app"
 
@@ -98,7 +98,7 @@ def app(make_app, smtp, mail_settings):
                     "mail.timeout_seconds": 5.0, "mail.default_sender": "concierge@example.com",
                     "frontend.base_url": FRONTEND + "/", **mail_settings})
     with app.app_context():
-        limiter.reset()
+        reset_rate_limits(app)
         yield app
         settle()
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from extensions import limiter
 from tests.alohomora_standin import AlohomoraStandIn
+from tests.conftest import reset_rate_limits
 
 SECRET = "callback-secret-for-tests-0123456789"
 
@@ -19,7 +19,7 @@ def app(make_app, standin, tmp_path):
     app = make_app({"alohomora.base_url": standin.url, "alohomora.timeout": 0.5,
                     "alohomora.notification_secret": SECRET, "workspace.root": str(tmp_path / "workspace")})
     with app.app_context():
-        limiter.reset()
+        reset_rate_limits(app)
         yield app
 
 
