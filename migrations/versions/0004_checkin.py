@@ -1,7 +1,7 @@
 """check-ins (seed 004 vibe passes): one active pass per user
 
 Revision ID: 0004_checkin
-Revises: 0002_locks
+Revises: 0003_locks
 Create Date: 2026-11-23 23:57:24.172534
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0004_checkin'
-down_revision = "0002_locks"
+down_revision = "0003_locks"
 branch_labels = None
 depends_on = None
 

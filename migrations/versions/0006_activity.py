@@ -1,6 +1,6 @@
 """activity sessions, events, page visits
 
-Revision ID: 0003_activity
+Revision ID: 0006_activity
 Revises: 0005_app_sessions
 Create Date: 2026-11-23 23:57:24.948283
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0003_activity'
+revision = '0006_activity'
 down_revision = "0005_app_sessions"
 branch_labels = None
 depends_on = None

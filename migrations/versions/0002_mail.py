@@ -1,6 +1,6 @@
 """mail outbox and account changes
 
-Revision ID: 0006_mail
+Revision ID: 0002_mail
 Revises: 0001_foundation
 Create Date: 2026-11-23 23:57:26.845508
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0006_mail'
+revision = '0002_mail'
 down_revision = '0001_foundation'
 branch_labels = None
 depends_on = None

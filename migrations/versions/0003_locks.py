@@ -1,7 +1,7 @@
 """locks and lock releases
 
-Revision ID: 0002_locks
-Revises: 0006_mail
+Revision ID: 0003_locks
+Revises: 0002_mail
 Create Date: 2026-11-23 23:57:36.805149
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0002_locks'
-down_revision = "0006_mail"
+revision = '0003_locks'
+down_revision = "0002_mail"
 branch_labels = None
 depends_on = None
 
