@@ -205,6 +205,16 @@ def alice_headers(factory, alice):
     return factory.headers(alice)
 
 
+@pytest.fixture
+def bob(factory):
+    return factory.user("bob")
+
+
+@pytest.fixture
+def bob_headers(factory, bob):
+    return factory.headers(bob)
+
+
 # ------------------------------------------------------------------ live server
 
 class LiveServer:

@@ -16,12 +16,3 @@ def model_key(factory):
 def model_headers(model_key):
     return {"X-API-Key": model_key}
 
-
-@pytest.fixture
-def bob(factory):
-    return factory.user("bob")
-
-
-@pytest.fixture
-def bob_headers(factory, bob):
-    return factory.headers(bob)

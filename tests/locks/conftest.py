@@ -1,16 +1,6 @@
-"""Lock fixtures: a second user, and helpers to lock a path through the API."""
+"""Lock fixtures: a helper to lock a path through the API."""
 
 import pytest
-
-
-@pytest.fixture
-def bob(factory):
-    return factory.user("bob")
-
-
-@pytest.fixture
-def bob_headers(factory, bob):
-    return factory.headers(bob)
 
 
 @pytest.fixture
