@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import secrets
 import uuid
 from importlib import import_module
 from pathlib import Path
@@ -107,12 +106,11 @@ def _jwt_secret(app: Flask, configured: str, env: str) -> str:
         return configured
     if env == "production":
         raise RuntimeError("JWT_SECRET_KEY is not set: refusing to start in production (CONCIERGE_ENV=production)")
-    path = Path(app.instance_path) / "jwt_secret"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
-        logging.getLogger("concierge").warning("JWT_SECRET_KEY not set: generated one in %s (development only)", path)
-    return path.read_text().strip()
+    secret, created = settings.generated_secret(app.instance_path, "jwt_secret")
+    if created:
+        logging.getLogger("concierge").warning("JWT_SECRET_KEY not set: generated one in %s/jwt_secret "
+                                               "(development only)", app.instance_path)
+    return secret
 
 
 def register_extensions(app: Flask) -> None:

@@ -119,6 +119,8 @@ def test_email() -> None:
     status, detail = mail.send_test_email()
     configuration.write(MAIL_TEST_STATUS_KEY, status, "test-email")
     click.echo(f"test-email: {status}{f' ({detail})' if detail else ''}")
+
+
 locks_cli = AppGroup("locks", help="Asset locks.")
 
 
@@ -155,6 +157,8 @@ def release_branch(branch: str) -> None:
     from services import locks
 
     click.echo(f"released {locks.release_branch(branch, None)} locks on {branch}")
+
+
 api_keys_cli = AppGroup("api-keys", help="Service API keys (shown once, stored hashed).")
 
 
@@ -201,6 +205,8 @@ def revoke_api_key(key_id: str) -> None:
     except ApiError as exc:
         raise click.BadParameter(exc.message, param_hint="KEY_ID") from None
     click.echo(f"revoked {key.id} prefix={key.prefix}")
+
+
 relay_cli = AppGroup("relay", help="App sessions and the Alohomora relay.")
 
 
@@ -218,6 +224,8 @@ def relay_purge_sessions() -> None:
     from services import app_sessions
 
     click.echo(f"purged {app_sessions.purge_expired_sessions()} expired sessions")
+
+
 analytics_cli = AppGroup("analytics", help="Activity sessions and page visits (seed 003).")
 
 

@@ -143,6 +143,8 @@ class AccountChange(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=clock.now)
     expires_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
 class Lock(db.Model):
     """An exclusive lock on one asset path (seed 002 and the Git LFS locking API share this table)."""
 
@@ -180,6 +182,8 @@ class LockRelease(db.Model):
     released_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, index=True)
     released_by: Mapped[str | None] = mapped_column(String(64))  # None: the auto-release sweep
     reason: Mapped[str] = mapped_column(String(16), nullable=False)
+
+
 class CheckIn(db.Model):
     """Seed 004's vibe pass: a user is present while status is active and now < expires_at."""
 
@@ -204,6 +208,8 @@ class CheckIn(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=clock.now)
     # ORM-side cascade too: SQLite runs without foreign-key enforcement, so ON DELETE CASCADE alone is not enough.
     user: Mapped[User] = relationship(User, backref=backref("checkins", cascade="all, delete-orphan"))
+
+
 class AppSession(db.Model):
     """Seed 000's session of a client-app user (`user_id` is the app's name for them, not an account)."""
 
@@ -276,6 +282,7 @@ class UserSettings(db.Model):
     settings: Mapped[Any] = mapped_column(JSON, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
 # ---------------------------------------------------------------- activity sessions and page tracking (seed 003)
+
 
 class ActivitySession(db.Model):
     """A tracked user's session in a client app: active -> paused -> active ... -> ended."""

@@ -142,6 +142,7 @@ class AccountChangeOut(BaseModel):
     refresh_token: str | None = None
 # ---------------------------------------------------------------- locks (seed 002) and Git LFS locking
 
+
 RawPath = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 Branch = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 LockComment = Annotated[str, StringConstraints(max_length=1000)]
@@ -256,6 +257,7 @@ class LfsError(BaseModel):
     lock: LfsLock | None = None
 # ---------------------------------------------------------------- check-in, profiles, API keys (seed 004)
 
+
 Preference = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)]
 Preferences = Annotated[list[Preference], Field(min_length=5, max_length=5)]
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
@@ -350,6 +352,8 @@ class ApiKeyOut(BaseModel):
     last_used_at: str | None
     revoked_at: str | None
     key: str | None = Field(default=None, description="the plaintext key, only in the create answer")
+
+
 # ---------------------------------------------------------------- app sessions and relay (seeds 000, 001)
 
 # No NUL: PostgreSQL text cannot hold it, and no client app needs it.
@@ -433,6 +437,7 @@ class PageQuery(Strict):
     limit: int = Field(default=100, ge=1, le=1000)
     offset: int = Field(default=0, ge=0)
 # ---------------------------------------------------------------- activity sessions, pages, analytics (seed 003)
+
 
 TrackedUser = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 PagePath = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512, pattern=r"^/")]

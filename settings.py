@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -215,6 +216,28 @@ def validate_value(key: str, value: Any) -> Any:
     if not setting.runtime:
         raise KeyError(key)
     return setting.adapter.validate_python(value)
+
+
+def generated_secret(instance_path: str, filename: str) -> tuple[str, bool]:
+    """A secret kept in instance/<filename>, created once; (secret, created_now).
+
+    Written to a temp file and linked into place: concurrent workers of a fresh install all end up with
+    the same secret, and nobody ever reads a half-written file.
+    """
+    path = Path(instance_path) / filename
+    created = False
+    if not path.exists():
+        temp = path.with_name(f".{filename}.{os.getpid()}.tmp")
+        temp.write_text(secrets.token_urlsafe(48))
+        temp.chmod(0o600)
+        try:
+            os.link(temp, path)
+            created = True
+        except FileExistsError:
+            pass
+        finally:
+            temp.unlink()
+    return path.read_text().strip(), created
 
 
 def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:

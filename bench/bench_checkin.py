@@ -149,5 +149,6 @@ def main() -> None:
         ratio = results[1].rps / trivial.rps if trivial.rps else 0
         print(f"check-in target >= 50% of trivial -> {'met' if ratio >= 0.5 else 'NOT met'} ({ratio:.0%})")
 
+
 if __name__ == "__main__":
     main()

@@ -6,11 +6,9 @@ Every call is logged with method, URL, status, latency and error, never the body
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import requests
@@ -104,13 +102,8 @@ def notification_secret() -> str:
     configured = settings.static("alohomora.notification_secret")
     if configured:
         return configured
-    path = Path(current_app.instance_path) / SECRET_FILE
-    if not path.exists():
-        try:
-            with open(path, "x") as handle:  # "x": two processes racing create it once
-                handle.write(secrets.token_urlsafe(32))
-            path.chmod(0o600)
-            log.warning("ALOHOMORA_NOTIFICATION_SECRET not set: generated one in %s", path)
-        except FileExistsError:
-            pass
-    return path.read_text().strip()
+    secret, created = settings.generated_secret(current_app.instance_path, SECRET_FILE)
+    if created:
+        log.warning("ALOHOMORA_NOTIFICATION_SECRET not set: generated one in %s/%s",
+                    current_app.instance_path, SECRET_FILE)
+    return secret

@@ -37,7 +37,6 @@ MAX_PENDING = 1000  # after-commit batches waiting for the background thread; be
 _SESSION_KEY = "concierge.mail_outbox_ids"
 
 
-
 # ------------------------------------------------------------------ switches
 
 def master_enabled() -> bool:

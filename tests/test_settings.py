@@ -69,3 +69,14 @@ def test_every_setting_is_documented_in_readme():
     readme = (PROJECT_ROOT / "README.md").read_text()
     missing = [key for key in settings.SETTINGS if f"`{key}`" not in readme]
     assert missing == []
+
+
+def test_generated_secret_is_created_once_under_concurrency(tmp_path):
+    """Workers of a fresh install start together: they must all end up with the same secret."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: settings.generated_secret(str(tmp_path), "shared"), range(32)))
+    assert len({secret for secret, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["shared"]  # no temp files left behind

@@ -93,7 +93,6 @@ def test_timeline_newest_first(tracker, week):
     ]
 
 
-
 def test_timeline_limit_setting(client, admin_headers, admin_tracker, week):
     client.put("/api/admin/config", headers=admin_headers, json={"analytics.report_row_limit": 2})
     assert len(admin_tracker.report("timeline", user="all").get_json()["data"]["timeline"]) == 2
