@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -227,9 +228,11 @@ def generated_secret(instance_path: str, filename: str) -> tuple[str, bool]:
     path = Path(instance_path) / filename
     created = False
     if not path.exists():
-        temp = path.with_name(f".{filename}.{os.getpid()}.tmp")
-        temp.write_text(secrets.token_urlsafe(48))
-        temp.chmod(0o600)
+        # a unique temp name per caller: threads of one process race here too
+        handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{filename}.")
+        with os.fdopen(handle, "w") as out:  # mkstemp creates it 0600
+            out.write(secrets.token_urlsafe(48))
+        temp = Path(temp_name)
         try:
             os.link(temp, path)
             created = True
