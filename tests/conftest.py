@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import threading
 import uuid
 from pathlib import Path
@@ -216,6 +217,13 @@ def bob_headers(factory, bob):
 
 
 # ------------------------------------------------------------------ live server
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (for servers the tests start)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
 
 class LiveServer:
     def __init__(self, app):

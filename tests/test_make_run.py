@@ -10,21 +10,13 @@ import time
 import pytest
 import requests
 
-from tests.conftest import LANE, PROJECT_ROOT
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import LANE, PROJECT_ROOT, free_port
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(LANE != "sqlite", reason="make run is the embedded default (SQLite); once is enough")
 def test_run_script_serves_with_initial_admin_and_scheduler(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "CONCIERGE_INSTANCE": str(tmp_path / "instance"),

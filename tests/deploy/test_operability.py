@@ -6,7 +6,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -14,6 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,12 +72,6 @@ def test_without_trusted_proxies_x_forwarded_headers_are_ignored(make_app):
     assert seen == {"addr": "10.0.0.2", "scheme": "http", "host": "localhost"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _access_pids(path: Path) -> set[int]:
     return {json.loads(line)["pid"] for line in path.read_text().splitlines() if '"gunicorn.access"' in line}
 
@@ -89,7 +84,7 @@ def _get(url: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
 
 @pytest.mark.slow
 def test_gunicorn_workers_share_metrics_and_log_json_with_request_ids(base_settings, migrated, tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "FLASK_APP": "app", "CONCIERGE_INSTANCE": str(tmp_path / "instance"),
            "CONCIERGE_CONFIG": str(tmp_path / "config.json"), "DATABASE_URI": base_settings["database.uri"],
            "JWT_SECRET_KEY": "k" * 40, "SCHEDULER_ENABLED": "false", "GUNICORN_BIND": f"127.0.0.1:{port}",

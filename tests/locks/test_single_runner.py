@@ -12,20 +12,12 @@ from sqlalchemy import select
 
 from extensions import db
 from models import JobRun
-from tests.conftest import LANE, PROJECT_ROOT
+from tests.conftest import LANE, PROJECT_ROOT, free_port
 
 pytestmark = pytest.mark.skipif(LANE != "postgres", reason="leader election across processes needs PostgreSQL "
                                 "(SQLite deployments are one process)")
 
 GUNICORN = PROJECT_ROOT / ".venv" / "bin" / "gunicorn"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _env(base_settings, instance, port, scheduler_enabled="true"):
@@ -38,7 +30,7 @@ def _env(base_settings, instance, port, scheduler_enabled="true"):
 
 
 def _start_instance(base_settings, tmp_path, name, scheduler_enabled="true"):
-    port = _free_port()
+    port = free_port()
     instance = tmp_path / name
     instance.mkdir()
     env = _env(base_settings, instance, port, scheduler_enabled)

@@ -18,15 +18,9 @@ from aiosmtpd.controller import Controller
 
 from extensions import db as _db
 from services import mail
-from tests.conftest import reset_rate_limits
+from tests.conftest import free_port, reset_rate_limits
 
 FRONTEND = "https://frontend.example/app"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

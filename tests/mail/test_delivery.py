@@ -8,8 +8,8 @@ import pytest
 import jobs
 from models import MailOutbox
 from services import clock, mail
-from tests.conftest import PASSWORD
-from tests.mail.conftest import free_port, outbox, settle
+from tests.conftest import PASSWORD, free_port
+from tests.mail.conftest import outbox, settle
 
 
 @pytest.mark.parametrize("mail_settings", [{"mail.port": free_port(), "mail.max_attempts": 3,

@@ -4,7 +4,8 @@ import pytest
 
 from commands import MAIL_TEST_STATUS_KEY
 from services import configuration
-from tests.mail.conftest import free_port, outbox
+from tests.conftest import free_port
+from tests.mail.conftest import outbox
 
 
 def test_success_mails_the_first_admin(runner, db, smtp, factory):
