@@ -19,11 +19,18 @@ for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && b
 token=$(curl -sf -X POST "http://127.0.0.1:$port/api/login" -H 'Content-Type: application/json' \
   -d '{"username":"fuzzadmin","password":"fuzz-admin-password"}' | .venv/bin/python -c 'import sys,json; print(json.load(sys.stdin)["access_token"])')
 set +e
+# One worker: two threads race in CPython 3.11's ast.parse inside hypothesis ("AST constructor recursion
+# depth mismatch"), a fuzzer-side crash, not a finding.
 # Logout would revoke the fuzzer's own token and blind the rest of the run.
 .venv/bin/schemathesis run "http://127.0.0.1:$port/api/openapi.json" \
-  --checks not_a_server_error --max-examples "${FUZZ_EXAMPLES:-25}" --workers 2 --seed 1 \
-  --request-timeout 20 --exclude-path /api/logout -H "Authorization: Bearer $token" --no-color
+  --checks not_a_server_error --max-examples "${FUZZ_EXAMPLES:-25}" --workers 1 --seed 1 \
+  --request-timeout 20 --exclude-path /api/logout -H "Authorization: Bearer $token" --no-color \
+  >"$work/schemathesis.log" 2>&1
 rc=$?
+# The full report only when something failed; otherwise its summary (the warnings are about coverage of
+# authenticated operations, which the pytest suite covers).
+if [ $rc -ne 0 ]; then cat "$work/schemathesis.log"; else sed -n '/^API Operations:/,/^Seed:/p' "$work/schemathesis.log"; fi
 set -e
 if grep -q "Traceback" "$work/server.log"; then echo "fuzz: the server logged a traceback:"; grep -A20 Traceback "$work/server.log" | head -60; rc=1; fi
+[ $rc -eq 0 ] && echo "fuzz: no generated request got a 5xx"
 exit $rc

@@ -17,7 +17,7 @@ failed=0
 for lane in sqlite postgres; do
   echo "=== concierge test lane: $lane"
   set +e
-  CONCIERGE_TEST_LANE=$lane .venv/bin/pytest -q "$@"
+  CONCIERGE_TEST_LANE=$lane .venv/bin/pytest "$@"
   rc=$?
   set -e
   # pytest exit 5 = no tests collected: never a pass
