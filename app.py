@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 import uuid
 from importlib import import_module
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 from flask import Flask, g, request
 from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError
 
 import settings
 from errors import ApiError, register_errorhandlers, render
@@ -20,6 +22,8 @@ from logs import configure_logging
 
 VERSION = "1.0.0"
 MIN_SECRET_LENGTH = 32
+# A pooled PostgreSQL connection idle longer than this is pinged before use (see _ping_if_idle).
+IDLE_PING_SECONDS = 10.0
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -95,7 +99,27 @@ def _engine_options(uri: str) -> dict[str, Any]:
     if uri.startswith("sqlite"):
         # Threads of one process share the file; wait for the writer rather than fail with "locked".
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+    # Not pool_pre_ping: it is a round trip on every request. Stale connections come from idle time (a
+    # database restart, a firewall's idle timeout), so only connections idle a while are pinged.
+    return {"pool_size": 10, "max_overflow": 20}
+
+
+def _note_idle_since(_dbapi_connection, record) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
+    """Checkout hook: ping a connection that sat idle; a dead one is replaced (the pool retries)."""
+    idle_since = record.info.get("idle_since")
+    if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT 1")
+        cursor.close()
+        dbapi_connection.rollback()
+    except Exception as exc:  # noqa: BLE001 - any failure means the connection is unusable
+        raise DisconnectionError(f"stale pooled connection: {exc}") from exc
 
 
 def _jwt_secret(app: Flask, configured: str, env: str) -> str:
@@ -116,9 +140,12 @@ def _jwt_secret(app: Flask, configured: str, env: str) -> str:
 def register_extensions(app: Flask) -> None:
     """Bind the unbound extensions to this app."""
     db.init_app(app)
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        with app.app_context():
+    with app.app_context():
+        if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
             event.listen(db.engine, "connect", _sqlite_foreign_keys)
+        else:
+            event.listen(db.engine, "checkin", _note_idle_since)
+            event.listen(db.engine, "checkout", _ping_if_idle)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     jwt.init_app(app)
     limiter.init_app(app)

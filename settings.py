@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -284,21 +285,33 @@ def static(key: str) -> Any:
     return current_app.extensions["concierge.settings"][key]
 
 
+# Runtime settings are read by most requests. Each process keeps what it read for a moment instead of a
+# query per request; a write through this process forgets it at once, other processes (gunicorn workers)
+# see it within OVERRIDES_TTL_SECONDS. Within one request the values never change (kept on g).
+OVERRIDES_TTL_SECONDS = 1.0
+
+
 def db_overrides() -> dict[str, Any]:
-    """All database overrides, read once per request."""
+    """All database overrides: this request's snapshot, else the process's if fresh, else the database's."""
     if has_request_context() and "settings_overrides" in g:
         return g.settings_overrides
-    from models import ConfigEntry  # models imports settings for defaults; import late
+    cached = current_app.extensions.get("concierge.settings_overrides")
+    if cached is not None and time.monotonic() - cached[0] < OVERRIDES_TTL_SECONDS:
+        found = cached[1]
+    else:
+        from models import ConfigEntry  # models imports settings for defaults; import late
 
-    rows = ConfigEntry.query.filter(ConfigEntry.key.in_([k for k, s in SETTINGS.items() if s.runtime])).all()
-    found = {row.key: row.value for row in rows}
+        runtime_keys = [k for k, s in SETTINGS.items() if s.runtime]
+        found = {row.key: row.value for row in ConfigEntry.query.filter(ConfigEntry.key.in_(runtime_keys))}
+        current_app.extensions["concierge.settings_overrides"] = (time.monotonic(), found)
     if has_request_context():
         g.settings_overrides = found
     return found
 
 
 def forget_db_overrides() -> None:
-    """Drop this request's cached overrides after a write."""
+    """Drop the request's and the process's cached overrides after a write."""
+    current_app.extensions.pop("concierge.settings_overrides", None)
     if has_request_context():
         g.pop("settings_overrides", None)
 

@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import g, request
-from flask_jwt_extended import get_jwt, verify_jwt_in_request
+from flask_jwt_extended import get_jwt, get_jwt_header, verify_jwt_in_request
 from pydantic import BaseModel, ValidationError
 from spectree import Response
 
 from errors import ApiError
 from extensions import api_spec, db
 from models import ApiKey, User
-from services import accounts, api_keys
+from services import accounts, api_keys, tokens
 
 
 @dataclass
@@ -141,9 +141,16 @@ def _principal_from_key(key_value: str, scopes: tuple[str, ...]) -> Principal:
     return Principal(user=user, key=key, app=key.app)
 
 
-def _principal_from_jwt() -> Principal:
-    verify_jwt_in_request()  # errors become 401 through the loaders in app.register_jwt_callbacks
-    claims = get_jwt()
+def _principal_from_jwt(authorization: str) -> Principal:
+    remembered = tokens.remembered_verification(authorization)
+    if remembered is None:
+        # The library's full check; errors become 401 through the loaders in app.register_jwt_callbacks.
+        verify_jwt_in_request()
+        header, claims = get_jwt_header(), get_jwt()
+        tokens.remember_verification(authorization, header, claims)
+    else:
+        header, claims = remembered
+        g.jwt_user = tokens.recheck_remembered(header, claims)
     return Principal(user=g.jwt_user, app=claims.get("app"), claims=claims)
 
 
@@ -178,7 +185,7 @@ def resolve_principal(scopes: tuple[str, ...] = (), basic: bool = False) -> Prin
         return _principal_from_basic(auth)
     if not auth:
         raise _unauthorized("Missing credentials", basic=basic)
-    return _principal_from_jwt()
+    return _principal_from_jwt(auth)
 
 
 def authenticated(*scopes: str, basic: bool = False):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import logging
 import math
@@ -19,7 +20,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, select, text, tuple_, update
+from sqlalchemy import bindparam, func, insert, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 import settings
@@ -32,6 +33,7 @@ from services import clock
 log = logging.getLogger("concierge.checkin")
 
 ACTIVE, INACTIVE = "active", "inactive"
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
 MAX_ATTEMPTS = 8
 
 
@@ -81,20 +83,28 @@ def check_in(user_id: uuid.UUID) -> tuple[Pass, bool]:
     raise ApiError(409, "Check-in conflicted with concurrent check-ins; try again")
 
 
+@functools.cache
+def _extend_statement():
+    """UPDATE ... RETURNING of the user's live pass; built once (the page-load path), values bound per call."""
+    checkins = CheckIn.__table__
+    return (update(checkins)
+            .where(checkins.c.user_id == bindparam("pass_user"), checkins.c.status == ACTIVE,
+                   checkins.c.expires_at > bindparam("now"))
+            .values(expires_at=bindparam("new_expiry"))
+            .returning(checkins.c.id, checkins.c.checked_in_at, checkins.c.expires_at))
+
+
 def _extend_or_start(user_id: uuid.UUID, now: datetime, expires_at: datetime) -> tuple[Pass, bool]:
     if db.session.get_bind().dialect.name == "postgresql":
         # A pass is a heartbeat the next page load repeats: do not wait for the WAL flush (no risk of corruption).
-        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-    live = (CheckIn.user_id == user_id) & (CheckIn.status == ACTIVE)
-    extended = db.session.execute(
-        update(CheckIn).where(live, CheckIn.expires_at > now).values(expires_at=expires_at)
-        .returning(CheckIn.id, CheckIn.checked_in_at, CheckIn.expires_at)
-        .execution_options(synchronize_session=False)
-    ).first()
+        db.session.execute(_ASYNC_COMMIT)
+    extended = db.session.execute(_extend_statement(),
+                                  {"pass_user": user_id, "now": now, "new_expiry": expires_at}).first()
     if extended is not None:
         db.session.commit()
         return Pass(*extended), True
     # An expired pass may still say active: retire it in the same transaction as the new insert.
+    live = (CheckIn.user_id == user_id) & (CheckIn.status == ACTIVE)
     db.session.execute(update(CheckIn).where(live, CheckIn.expires_at <= now).values(status=INACTIVE)
                        .execution_options(synchronize_session=False))
     started = Pass(uuid.uuid4(), _whole_second(now), expires_at)

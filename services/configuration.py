@@ -62,6 +62,7 @@ def write(key: str, value: Any, by: str | None = None, *, commit: bool = True) -
         entry.value, entry.updated_by = value, by
     if commit:
         db.session.commit()
+        settings.forget_db_overrides()
 
 
 def read(key: str, default: Any = None) -> Any:

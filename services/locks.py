@@ -6,13 +6,14 @@ path, so the database, not a check-then-insert, decides who wins a race.
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, DateTime, String, case, delete, func, insert, literal, select
+from sqlalchemy import ColumnElement, DateTime, String, bindparam, case, delete, func, insert, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -53,8 +54,8 @@ def _info_query():
     return select(*_INFO).join(User, User.id == Lock.owner_id)
 
 
-def _infos(query) -> list[LockInfo]:
-    return [LockInfo(*row) for row in db.session.execute(query)]
+def _infos(query, params: dict[str, Any] | None = None) -> list[LockInfo]:
+    return [LockInfo(*row) for row in db.session.execute(query, params)]
 
 
 class LockHeld(ApiError):
@@ -155,13 +156,19 @@ def _insert_unless_held(values: dict[str, Any]) -> int | None:
     The conflict is decided by the unique index (waiting for an in-flight competitor to commit or roll
     back), and no error aborts the transaction, so the loser reads the holder in the same session.
     """
+    return db.session.execute(_insert_unless_held_statement(db.engine.dialect.name), values).scalar()
+
+
+@functools.cache
+def _insert_unless_held_statement(dialect: str):
+    """Built once per dialect (values bound per call): this runs on every acquire."""
     table = Lock.__table__
-    dialect = db.engine.dialect.name
+    values = {name: bindparam(name) for name in ("asset_path", "path_key", "owner_id", "branch", "comment",
+                                                  "created_at")}
     if dialect in ("postgresql", "sqlite"):
         upsert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = upsert(table).values(**values).on_conflict_do_nothing(index_elements=["path_key"])
-        return db.session.execute(statement.returning(table.c.id)).scalar()
-    return db.session.execute(insert(table).values(**values).returning(table.c.id)).scalar_one()
+        return upsert(table).values(values).on_conflict_do_nothing(index_elements=["path_key"]).returning(table.c.id)
+    return insert(table).values(values).returning(table.c.id)  # other databases: IntegrityError decides
 
 
 def acquire_many(owner: User, raw_paths: list[str], branch: str | None,
@@ -229,15 +236,13 @@ def page_by_cursor(*, path: str | None = None, lock_id: str | None = None, curso
 def release_for(actor: User, *, force: bool, raw_path: str | None = None, lock_id: str | None = None) -> LockInfo:
     """Release a lock by path or id: one statement when the caller may (their own, or admin + force)."""
     if raw_path is not None:
-        condition = Lock.path_key == path_key(normalize_path(raw_path))
+        column, target = "path_key", path_key(normalize_path(raw_path))
     elif str(lock_id).isdigit():
-        condition = Lock.id == int(str(lock_id))
+        column, target = "id", int(str(lock_id))
     else:
         raise not_found("Lock")
     actor_id, actor_name, as_admin = actor.id, actor.username, force and actor.is_admin
-    if not as_admin:
-        condition = condition & (Lock.owner_id == actor_id)
-    released = _release_one(condition, actor_id, actor_name)
+    released = _release_one(column, target, actor_id, actor_name, owners_only=not as_admin)
     if released is None:  # none, or someone else's: find out which and say so
         lock = get(raw_path) if raw_path is not None else get_by_id(str(lock_id))
         return release(lock, actor, force=force)
@@ -246,24 +251,42 @@ def release_for(actor: User, *, force: bool, raw_path: str | None = None, lock_i
     return released
 
 
-def _release_one(condition: ColumnElement[bool], actor_id: uuid.UUID, by: str) -> LockInfo | None:
+def _release_condition(column: str, owners_only: bool) -> ColumnElement[bool]:
+    """The lock by `:target` (its path key or id), and with `owners_only` only if `:actor_id` holds it."""
+    condition = Lock.__table__.c[column] == bindparam("target")
+    return condition & (Lock.owner_id == bindparam("actor_id")) if owners_only else condition
+
+
+@functools.cache
+def _release_one_statement(column: str, owners_only: bool):
+    """DELETE ... RETURNING, the audit INSERT and the SELECT of the holder's name as one PostgreSQL statement.
+
+    Built once per shape, values bound per call: building this statement costs more CPU than running it.
+    """
+    locks, users = Lock.__table__, User.__table__
+    gone = delete(locks).where(_release_condition(column, owners_only)).returning(*locks.c).cte("gone")
+    reason = case((gone.c.owner_id == bindparam("actor_id"), literal("owner", String)),
+                  else_=literal("admin", String))
+    audit = insert(LockRelease.__table__).from_select(_RELEASE_COLUMNS, select(
+        gone.c.id, gone.c.asset_path, users.c.username, gone.c.branch, gone.c.created_at,
+        bindparam("released_at", type_=DateTime), bindparam("released_by", type_=String), reason,
+    ).join_from(gone, users, users.c.id == gone.c.owner_id)).returning(LockRelease.__table__.c.id).cte("audit")
+    return select(gone.c.id, gone.c.asset_path, gone.c.branch, gone.c.comment, users.c.username, gone.c.owner_id,
+                  gone.c.created_at).join_from(gone, users, users.c.id == gone.c.owner_id).add_cte(audit)
+
+
+def _release_one(column: str, target: str | int, actor_id: uuid.UUID, by: str, *,
+                 owners_only: bool) -> LockInfo | None:
     """Delete at most one lock and audit it (owner or admin release); PostgreSQL: a single statement."""
+    params = {"target": target, "actor_id": actor_id}
     if db.engine.dialect.name != "postgresql":
-        found = _infos(_info_query().where(condition))
+        found = _infos(_info_query().where(_release_condition(column, owners_only)), params)
         if not found or not _release_where(Lock.id == found[0].id,
                                            "owner" if found[0].owner_id == actor_id else "admin", by):
             return None
         return found[0]
-    locks, users = Lock.__table__, User.__table__
-    gone = delete(locks).where(condition).returning(*locks.c).cte("gone")
-    reason = case((gone.c.owner_id == actor_id, literal("owner", String)), else_=literal("admin", String))
-    audit = insert(LockRelease.__table__).from_select(_RELEASE_COLUMNS, select(
-        gone.c.id, gone.c.asset_path, users.c.username, gone.c.branch, gone.c.created_at,
-        literal(clock.now(), DateTime), literal(by, String), reason,
-    ).join_from(gone, users, users.c.id == gone.c.owner_id)).returning(LockRelease.__table__.c.id).cte("audit")
-    query = select(gone.c.id, gone.c.asset_path, gone.c.branch, gone.c.comment, users.c.username, gone.c.owner_id,
-                   gone.c.created_at).join_from(gone, users, users.c.id == gone.c.owner_id).add_cte(audit)
-    row = db.session.execute(query).first()
+    statement = _release_one_statement(column, owners_only)
+    row = db.session.execute(statement, {**params, "released_at": clock.now(), "released_by": by}).first()
     db.session.commit()
     return LockInfo(*row) if row else None
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import datetime, timedelta
 
+from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
-from sqlalchemy import delete, exists, select
+from flask_jwt_extended.config import config as jwt_config
+from flask_jwt_extended.exceptions import RevokedTokenError
+from jwt import ExpiredSignatureError
+from sqlalchemy import bindparam, delete, exists, select
 
 import settings
 from extensions import db
@@ -72,6 +77,10 @@ def revoke_encoded(token: str, user: User) -> bool:
     return True
 
 
+# Built once: this statement runs on every authenticated request.
+_TOKEN_USER = select(User, exists().where(RevokedToken.jti == bindparam("jti"))).where(User.id == bindparam("user_id"))
+
+
 def load_token_user(payload: dict) -> tuple[User | None, bool]:
     """(the token's user, whether the token is revoked), in one round trip: this runs on every request.
 
@@ -81,12 +90,48 @@ def load_token_user(payload: dict) -> tuple[User | None, bool]:
         user_id = uuid.UUID(payload["sub"])
     except (KeyError, ValueError, TypeError):
         return None, True
-    jti_revoked = exists().where(RevokedToken.jti == payload.get("jti"))
-    row = db.session.execute(select(User, jti_revoked).where(User.id == user_id)).first()
+    row = db.session.execute(_TOKEN_USER, {"user_id": user_id, "jti": payload.get("jti")}).first()
     if row is None:
         return None, True
     user, revoked = row
     return user, bool(revoked) or payload.get("tv") != user.token_version
+
+
+# Verifying a token's signature and structure is the costliest step of most requests: Flask-JWT-Extended
+# decodes a token four times and PyJWT checks every character of every segment in Python. The outcome is
+# a pure function of the Authorization header (and the secret, fixed for the app's life), so each process
+# remembers it for recently seen headers. What can change afterwards is re-checked on every request:
+# the clock (expiry) and the database (revocation, token version, the user's existence).
+VERIFIED_MEMO_SIZE = 10_000
+
+
+def _verified_memo() -> dict[str, tuple[dict, dict]]:
+    return current_app.extensions.setdefault("concierge.verified_tokens", {})
+
+
+def remembered_verification(authorization: str) -> tuple[dict, dict] | None:
+    """(JWT header, claims) of an access token this process verified before, or None."""
+    return _verified_memo().get(authorization)
+
+
+def remember_verification(authorization: str, header: dict, claims: dict) -> None:
+    memo = _verified_memo()
+    if len(memo) >= VERIFIED_MEMO_SIZE:
+        memo.clear()  # bounded; the cost of a full memo is one more verification per live token
+    memo[authorization] = (header, claims)
+
+
+def recheck_remembered(header: dict, claims: dict) -> User:
+    """Expiry and revocation of a remembered token, raising what Flask-JWT-Extended raises (same 401s)."""
+    exp = claims.get("exp")
+    if exp is not None and exp <= time.time() - jwt_config.leeway:  # PyJWT's own comparison
+        expired = ExpiredSignatureError("Signature has expired")
+        expired.jwt_header, expired.jwt_data = header, claims  # type: ignore[attr-defined]
+        raise expired
+    user, revoked = load_token_user(claims)
+    if revoked:
+        raise RevokedTokenError(header, claims)
+    return user
 
 
 def purge_expired_revocations() -> int:

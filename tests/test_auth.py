@@ -152,3 +152,61 @@ def test_login_rate_limit_returns_429(make_app):
     resp = client.post("/api/login", json={"username": "mallory", "password": "guess-1234"})
     assert resp.get_json()["status"] == "error"
     assert "Retry-After" in resp.headers
+
+
+# --------------------------------------------------- tokens this process verified before (services/tokens.py)
+# The signature check is remembered per Authorization header; everything that can change afterwards must
+# still be checked on every request. Each test uses the token once first, so the second use takes the
+# remembered path, and asserts that it did.
+
+def remembered(app, token: str) -> bool:
+    return f"Bearer {token}" in app.extensions.get("concierge.verified_tokens", {})
+
+
+def test_remembered_token_still_expires(app, client, alice):
+    import time
+
+    from flask_jwt_extended import create_access_token, decode_token
+
+    token = create_access_token(identity=str(alice.id), additional_claims={"tv": alice.token_version},
+                                expires_delta=timedelta(seconds=2))
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/currentuser", headers=bearer).status_code == 200
+    assert remembered(app, token)
+    time.sleep(max(0.0, decode_token(token)["exp"] - time.time()) + 0.05)
+    resp = client.get("/api/currentuser", headers=bearer)
+    assert resp.status_code == 401 and resp.get_json()["message"] == "Token has expired"
+
+
+def test_remembered_token_is_revoked_by_logout(app, client, alice):
+    token = login(client).get_json()["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/currentuser", headers=bearer).status_code == 200
+    assert remembered(app, token)
+    assert client.post("/api/logout", json={}, headers=bearer).status_code == 200
+    resp = client.get("/api/currentuser", headers=bearer)
+    assert resp.status_code == 401 and resp.get_json()["message"] == "Token has been revoked"
+
+
+def test_remembered_token_dies_with_a_password_change_and_with_its_user(app, client, alice, bob, admin_headers):
+    alice_token, bob_token = login(client).get_json()["access_token"], login(client, "bob").get_json()["access_token"]
+    for token in (alice_token, bob_token):
+        assert client.get("/api/currentuser", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        assert remembered(app, token)
+    changed = client.put(f"/api/admin/users/{alice.id}/password", json={"password": "a-brand-new-password"},
+                         headers=admin_headers)
+    assert changed.status_code == 200, changed.get_json()
+    assert client.get("/api/currentuser", headers={"Authorization": f"Bearer {alice_token}"}).status_code == 401
+    assert client.delete(f"/api/admin/users/{bob.id}", headers=admin_headers).status_code == 200
+    assert client.get("/api/currentuser", headers={"Authorization": f"Bearer {bob_token}"}).status_code == 401
+
+
+def test_remembered_verifications_are_bounded(app, client, factory, alice, monkeypatch):
+    from services import tokens
+
+    monkeypatch.setattr(tokens, "VERIFIED_MEMO_SIZE", 3)
+    issued = [factory.token(alice) for _ in range(7)]
+    for token in issued:
+        assert client.get("/api/currentuser", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        assert remembered(app, token)
+        assert len(app.extensions["concierge.verified_tokens"]) <= 3

@@ -80,3 +80,24 @@ def test_generated_secret_is_created_once_under_concurrency(tmp_path):
     assert len({secret for secret, _ in results}) == 1
     assert sum(created for _, created in results) == 1
     assert [p.name for p in tmp_path.iterdir()] == ["shared"]  # no temp files left behind
+
+
+def test_overrides_are_kept_per_process_for_a_moment(app, db, monkeypatch):
+    """Another worker's write (a row this process did not write) shows once the process's copy is stale."""
+    from sqlalchemy import insert
+
+    from models import ConfigEntry
+
+    assert settings.get("auto_release.hours") == 72  # read, and now kept by this process
+    db.session.execute(insert(ConfigEntry).values(key="auto_release.hours", value=6, updated_by="other worker"))
+    db.session.commit()
+    assert settings.get("auto_release.hours") == 72  # within the TTL: this process's copy
+    monkeypatch.setattr(settings, "OVERRIDES_TTL_SECONDS", 0.0)
+    assert settings.get("auto_release.hours") == 6
+
+
+def test_a_write_through_this_process_is_seen_at_once(app, client, admin_headers):
+    assert settings.get("auto_release.hours") == 72
+    resp = client.put("/api/admin/config", json={"auto_release.hours": 9}, headers=admin_headers)
+    assert resp.status_code == 200, resp.get_json()
+    assert settings.get("auto_release.hours") == 9
