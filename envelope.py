@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import jsonify
+from flask import Response, jsonify
 
 
 def success(data: Any = None, message: str = "", status: int = 200):
     """Seed 003's `{status, message, data}` envelope."""
     return jsonify({"status": "success", "message": message, "data": data}), status
+
+
+def success_encoded(data_json: str, message: str = "", status: int = 200) -> Response:
+    """`success()` for data the database already encoded as JSON text."""
+    body = f'{{"status":"success","message":{json.dumps(message)},"data":{data_json}}}'
+    return Response(body, status=status, mimetype="application/json")
 
 
 def iso_z(value: datetime | None) -> str | None:

@@ -49,8 +49,10 @@ from services import analytics
 f = analytics.ReportFilter(app="{APP}", user="all", tz="{TZ}")
 out = {{}}
 for name in analytics.REPORTS:
+    # the SQL the endpoint runs: the database-encoded list where there is one, else the report's rows
+    encoded = analytics.json_statement(name, f)
     out[name] = [str(s.compile(dialect=db.engine.dialect, compile_kwargs={{"literal_binds": True}}))
-                 for s in analytics.statements(name, f)]
+                 for s in ([encoded] if encoded is not None else analytics.statements(name, f))]
 print(json.dumps(out))
 """
 
