@@ -142,8 +142,8 @@ def _hhmmss_sql(seconds) -> ColumnElement:
     total = cast(func.greatest(0, func.round(cast(func.coalesce(seconds, 0), Float))), BigInteger)
     hours = cast(total // 3600, Text)
     return func.concat(func.lpad(hours, func.greatest(2, func.length(hours)), "0"), ":",
-                       func.lpad(cast((total % 3600) // 60, Text), 2, "0"), ":",
-                       func.lpad(cast(total % 60, Text), 2, "0"))
+                       func.lpad(cast(func.mod(total, 3600) // 60, Text), 2, "0"), ":",
+                       func.lpad(cast(func.mod(total, 60), Text), 2, "0"))
 
 
 def json_statement(report: str, f: ReportFilter) -> Select | None:
