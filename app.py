@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, request
+from flask.sessions import SessionInterface
 from sqlalchemy import event
 from sqlalchemy.exc import DisconnectionError
 
@@ -175,8 +176,21 @@ def register_jwt_callbacks(app: Flask) -> None:
     jwt.user_lookup_error_loader(lambda _h, _p: unauthorized("Token user no longer exists"))
 
 
+class NoCookieSession(SessionInterface):
+    """Concierge has no Flask session (callers carry JWTs or API keys): skip Flask's signed session cookie,
+    whose serializer was built and cookie header parsed on every request. `flask.session` stays a
+    NullSession that refuses writes."""
+
+    def open_session(self, app, request):
+        return None
+
+    def save_session(self, app, session, response) -> None:
+        return None
+
+
 def register_request_hooks(app: Flask) -> None:
     """A request id on every request: taken from X-Request-ID when sane, echoed in the response."""
+    app.session_interface = NoCookieSession()
 
     @app.before_request
     def _assign_request_id():

@@ -6,7 +6,7 @@ import settings
 from blueprints.auth import user_json
 from blueprints.common import BEARER, PUBLIC, authenticated, current_principal, expects, require_user
 from envelope import iso_z, success
-from extensions import limiter
+from extensions import rate_limit
 from schemas import EmailChangeIn, Envelope, PasswordChangeIn
 from services import account_changes, tokens
 from services.account_changes import EMAIL, PASSWORD, ChangeOutcome
@@ -26,7 +26,7 @@ def _answer(outcome: ChangeOutcome, kind: str):
 
 
 @bp.put("/api/users/me/password")
-@limiter.limit(lambda: settings.get("ratelimit.login"))  # the password check must not become an oracle
+@rate_limit(lambda: settings.get("ratelimit.login"))  # the password check must not become an oracle
 @authenticated()
 @expects(json=PasswordChangeIn, resp={200: Envelope, 202: Envelope, 401: None, 403: None, 422: None},
          tags=("account",), security=BEARER)
@@ -37,7 +37,7 @@ def change_password(body: PasswordChangeIn):
 
 
 @bp.put("/api/users/me/email")
-@limiter.limit(lambda: settings.get("ratelimit.login"))  # the password check must not become an oracle
+@rate_limit(lambda: settings.get("ratelimit.login"))  # the password check must not become an oracle
 @authenticated()
 @expects(json=EmailChangeIn, resp={200: Envelope, 202: Envelope, 400: None, 401: None, 403: None, 409: None,
                                    422: None}, tags=("account",), security=BEARER)
@@ -48,7 +48,7 @@ def change_email(body: EmailChangeIn):
 
 
 @bp.get("/api/confirm-email/<token>")
-@limiter.limit(lambda: settings.get("ratelimit.public"))
+@rate_limit(lambda: settings.get("ratelimit.public"))
 @expects(resp={200: Envelope, 400: None, 409: None, 410: None}, tags=("account",), security=PUBLIC)
 def confirm_email(token: str):
     """Apply the e-mail change this link stands for (once; 410 once expired)."""
@@ -57,7 +57,7 @@ def confirm_email(token: str):
 
 
 @bp.get("/api/confirm-password/<token>")
-@limiter.limit(lambda: settings.get("ratelimit.public"))
+@rate_limit(lambda: settings.get("ratelimit.public"))
 @expects(resp={200: Envelope, 400: None, 409: None, 410: None}, tags=("account",), security=PUBLIC)
 def confirm_password(token: str):
     """Apply the password change this link stands for (once; 410 once expired); older tokens are revoked."""

@@ -4,10 +4,10 @@ from flask import Blueprint, g, jsonify
 from flask_jwt_extended import get_jwt, jwt_required
 
 import settings
-from blueprints.common import BEARER, PUBLIC, authenticated, current_principal, expects, require_user
+from blueprints.common import BEARER, PUBLIC, authenticated, current_principal, expects, require_account
 from envelope import iso_z, success
 from errors import ApiError
-from extensions import db, limiter
+from extensions import db, rate_limit
 from schemas import AppIn, Envelope, LoginIn, LogoutIn, TokenPair
 from services import accounts, tokens
 
@@ -30,7 +30,7 @@ def _login_limit_key() -> str:
 
 
 @bp.post("/api/login")
-@limiter.limit(lambda: settings.get("ratelimit.login"), key_func=_login_limit_key)
+@rate_limit(lambda: settings.get("ratelimit.login"), key_func=_login_limit_key)
 @expects(json=LoginIn, resp={200: TokenPair, 401: None, 422: None}, tags=("auth",), security=PUBLIC)
 def login(body: LoginIn):
     """Exchange username and password for an access and a refresh token."""
@@ -57,7 +57,7 @@ def refresh():
 @expects(json=LogoutIn, resp={200: Envelope, 401: None}, tags=("auth",), security=BEARER)
 def logout(body: LogoutIn):
     """Revoke this access token (and the refresh token if given); `everywhere` revokes all of the user's."""
-    user = g.jwt_user
+    user = tokens.in_session(g.jwt_user)
     tokens.revoke_payload(get_jwt())
     if body.refresh_token:
         tokens.revoke_encoded(body.refresh_token, user)
@@ -72,8 +72,7 @@ def logout(body: LogoutIn):
 @expects(resp={200: Envelope, 401: None}, tags=("auth",), security=BEARER)
 def current_user():
     """The authenticated account."""
-    user = require_user()
-    return success(user_json(user), "Current user")
+    return success(user_json(require_account()), "Current user")
 
 
 @bp.post("/api/auth/validate-token")
@@ -101,7 +100,7 @@ def _token_info(claims: dict) -> dict:
 
 
 @bp.post("/api/auth/health")
-@limiter.limit(lambda: settings.get("ratelimit.public"))
+@rate_limit(lambda: settings.get("ratelimit.public"))
 @expects(json=AppIn, resp={200: Envelope}, tags=("health",), security=PUBLIC)
 def auth_health(body: AppIn):
     """Seed 003: public health check of the authentication service."""

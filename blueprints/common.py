@@ -214,7 +214,18 @@ def admin_required(view: Callable) -> Callable:
 
 
 def require_user() -> User:
-    """The calling account, or 403 for a key that acts for no account."""
+    """The calling account, in the request's session (changes to it are committed); 403 for a key that
+    acts for no account."""
+    principal = current_principal()
+    if principal.user is None:
+        raise ApiError(403, "This action needs a user account")
+    principal.user = tokens.in_session(principal.user)
+    return principal.user
+
+
+def require_account() -> User:
+    """The calling account to read (id, username, is_admin...), not put into the session: cheaper than
+    require_user() for views that only pass its values on (check-in, lock acquire and release)."""
     principal = current_principal()
     if principal.user is None:
         raise ApiError(403, "This action needs a user account")

@@ -5,7 +5,7 @@ from flask import Blueprint, jsonify
 import settings
 from blueprints.common import PUBLIC, expects
 from envelope import iso_z
-from extensions import limiter
+from extensions import limiter, rate_limit
 from schemas import AppIn, Envelope
 from services import clock, readiness
 
@@ -17,7 +17,7 @@ def _healthy(message: str):
 
 
 @bp.post("/")
-@limiter.limit(lambda: settings.get("ratelimit.public"))
+@rate_limit(lambda: settings.get("ratelimit.public"))
 @expects(json=AppIn, resp={200: Envelope}, tags=("health",), security=PUBLIC)
 def root_health(body: AppIn):
     """Seed 003: basic health check for the entire service."""
@@ -25,7 +25,7 @@ def root_health(body: AppIn):
 
 
 @bp.post("/api/health")
-@limiter.limit(lambda: settings.get("ratelimit.public"))
+@rate_limit(lambda: settings.get("ratelimit.public"))
 @expects(json=AppIn, resp={200: Envelope}, tags=("health",), security=PUBLIC)
 def api_health(body: AppIn):
     """Seed 003: health check of the API service."""

@@ -7,7 +7,7 @@ holds a path on every branch, as the spec's single-branch locking describes.
 
 from flask import Blueprint, jsonify
 
-from blueprints.common import authenticated, expects, require_user
+from blueprints.common import authenticated, expects, require_account, require_user
 from envelope import iso_z_seconds
 from errors import LFS_MEDIA_TYPE, ApiError, use_family
 from schemas import LfsError, LfsListQuery, LfsLockIn, LfsLockList, LfsLockOut, LfsUnlockIn, LfsVerifyIn, LfsVerifyOut
@@ -44,7 +44,7 @@ def _branch(ref) -> str | None:
 def create_lock(body: LfsLockIn):
     """Create a lock; 409 carries the existing lock and a message naming its holder."""
     try:
-        lock = locks.acquire(require_user(), body.path, _branch(body.ref))
+        lock = locks.acquire(require_account(), body.path, _branch(body.ref))
     except locks.LockHeld as held:
         raise ApiError(409, held.message, extra={"lock": lfs_lock(held.lock)}) from None
     return lfs_response({"lock": lfs_lock(lock)}, 201)
@@ -83,5 +83,5 @@ def verify_locks(body: LfsVerifyIn):
 @expects(json=LfsUnlockIn, resp={200: LfsLockOut, 403: LfsError, 404: LfsError}, tags=TAGS, security=SECURITY)
 def unlock(lock_id: str, body: LfsUnlockIn):
     """Delete a lock: the owner, or an admin with `force`."""
-    lock = locks.release_for(require_user(), force=body.force, lock_id=lock_id)
+    lock = locks.release_for(require_account(), force=body.force, lock_id=lock_id)
     return lfs_response({"lock": lfs_lock(lock)})

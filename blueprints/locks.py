@@ -2,7 +2,7 @@
 
 from flask import Blueprint
 
-from blueprints.common import BEARER, admin_required, authenticated, expects, require_user
+from blueprints.common import BEARER, admin_required, authenticated, expects, require_account, require_user
 from envelope import success
 from schemas import (
     BranchIn,
@@ -40,7 +40,7 @@ def list_locks(query: LockListQuery):
 @expects(json=LockIn, resp={201: Envelope, 409: None, 422: None}, tags=TAGS, security=BEARER)
 def acquire(body: LockIn):
     """Lock an asset path; 409 names the holder and when they locked it."""
-    lock = locks.acquire(require_user(), body.asset_path, body.branch, body.comment)
+    lock = locks.acquire(require_account(), body.asset_path, body.branch, body.comment)
     return success(locks.as_dict(lock), "Lock acquired", 201)
 
 
@@ -94,7 +94,7 @@ def get_lock(asset_path: str):
 @expects(resp={200: Envelope, 403: None, 404: None}, tags=TAGS, security=BEARER)
 def release(asset_path: str):
     """Release a lock: its owner, or an admin (the owner is then e-mailed when mail is enabled)."""
-    user = require_user()
+    user = require_account()
     lock = locks.release_for(user, force=user.is_admin, raw_path=asset_path)
     return success(locks.as_dict(lock), "Lock released")
 

@@ -16,7 +16,7 @@ import settings
 from blueprints.common import BEARER_OR_KEY, PUBLIC, Principal, authenticated, current_principal, expects
 from envelope import iso_z
 from errors import ApiError, render, use_family
-from extensions import limiter
+from extensions import rate_limit
 from schemas import (
     NewSessionIn,
     RegisterTokenIn,
@@ -145,7 +145,7 @@ def secret_path(view: Callable) -> Callable:
 
 
 @bp.post("/receive_session_notification")
-@limiter.limit(lambda: settings.get("ratelimit.public"))
+@rate_limit(lambda: settings.get("ratelimit.public"))
 @from_allowed_source
 @expects(json=SessionNotificationIn, resp={200: SessionNotificationOut, 400: RelayErrorOut, 403: RelayErrorOut},
          tags=("relay",), security=PUBLIC, invalid_status=400)
@@ -155,7 +155,7 @@ def receive_session_notification(body: SessionNotificationIn):
 
 
 @bp.post("/relay/<secret>/receive_session_notification")
-@limiter.limit(lambda: settings.get("ratelimit.public"))
+@rate_limit(lambda: settings.get("ratelimit.public"))
 @secret_path
 @expects(json=SessionNotificationIn, resp={200: SessionNotificationOut, 400: RelayErrorOut, 404: RelayErrorOut},
          tags=("relay",), security=PUBLIC, invalid_status=400)

@@ -11,7 +11,7 @@ import settings
 from blueprints.common import BEARER_OR_KEY, PUBLIC, authenticated, current_principal, expects
 from envelope import hhmmss, iso_z, success, success_encoded
 from errors import ApiError, forbidden, not_found
-from extensions import limiter
+from extensions import rate_limit
 from schemas import Envelope, ReportIn, SessionEventIn, SessionStartIn
 from services import activity, analytics, clock, report_csv
 
@@ -146,7 +146,7 @@ def _public(body: ReportIn) -> analytics.ReportFilter:
 
 
 @bp.post("/api/sessions/public-summary")
-@limiter.limit(lambda: settings.get("ratelimit.public"))
+@rate_limit(lambda: settings.get("ratelimit.public"))
 @expects(json=ReportIn, resp={200: Envelope, 404: None, 422: None, 429: None}, tags=("analytics",), security=PUBLIC)
 def public_summary(body: ReportIn):
     """Same as `summary`, without credentials, for apps an admin made public."""
@@ -154,7 +154,7 @@ def public_summary(body: ReportIn):
 
 
 @bp.post("/api/sessions/public-timeline")
-@limiter.limit(lambda: settings.get("ratelimit.public"))
+@rate_limit(lambda: settings.get("ratelimit.public"))
 @expects(json=ReportIn, resp={200: Envelope, 404: None, 422: None, 429: None}, tags=("analytics",), security=PUBLIC)
 def public_timeline(body: ReportIn):
     """Same as `timeline`, without credentials, for apps an admin made public."""

@@ -28,7 +28,7 @@ from envelope import iso_z_seconds
 from errors import ApiError
 from extensions import db
 from models import CheckIn, User
-from services import clock
+from services import clock, prepared
 
 log = logging.getLogger("concierge.checkin")
 
@@ -94,15 +94,32 @@ def _extend_statement():
             .returning(checkins.c.id, checkins.c.checked_in_at, checkins.c.expires_at))
 
 
+# The same on PostgreSQL, prepared and in autocommit (services.prepared): the page-load path is one round
+# trip. A pass is a heartbeat the next page load repeats: its commit does not wait for the WAL flush.
+_PREPARED_EXTEND = prepared.Statement(
+    "concierge_checkin_extend",
+    f"UPDATE checkins SET expires_at = $1 WHERE user_id = $2 AND status = '{ACTIVE}' AND expires_at > $3 "
+    "RETURNING id, checked_in_at, expires_at",
+    ("timestamp", "uuid", "timestamp"), async_commit=True)
+_PREPARED_LIVE_PASS = prepared.Statement(
+    "concierge_checkin_live_pass",
+    f"SELECT id, checked_in_at, expires_at FROM checkins WHERE user_id = $1 AND status = '{ACTIVE}' "
+    "AND expires_at > $2",
+    ("uuid", "timestamp"))
+
+
 def _extend_or_start(user_id: uuid.UUID, now: datetime, expires_at: datetime) -> tuple[Pass, bool]:
-    if db.session.get_bind().dialect.name == "postgresql":
-        # A pass is a heartbeat the next page load repeats: do not wait for the WAL flush (no risk of corruption).
-        db.session.execute(_ASYNC_COMMIT)
-    extended = db.session.execute(_extend_statement(),
-                                  {"pass_user": user_id, "now": now, "new_expiry": expires_at}).first()
-    if extended is not None:
-        db.session.commit()
-        return Pass(*extended), True
+    if prepared.available():
+        extended = prepared.fetch_one(_PREPARED_EXTEND, expires_at, str(user_id), now)
+        if extended is not None:
+            return Pass(*extended), True
+        db.session.execute(_ASYNC_COMMIT)  # the start below is as much a heartbeat as the extend
+    else:
+        extended = db.session.execute(_extend_statement(),
+                                      {"pass_user": user_id, "now": now, "new_expiry": expires_at}).first()
+        if extended is not None:
+            db.session.commit()
+            return Pass(*extended), True
     # An expired pass may still say active: retire it in the same transaction as the new insert.
     live = (CheckIn.user_id == user_id) & (CheckIn.status == ACTIVE)
     db.session.execute(update(CheckIn).where(live, CheckIn.expires_at <= now).values(status=INACTIVE)
@@ -117,8 +134,11 @@ def _extend_or_start(user_id: uuid.UUID, now: datetime, expires_at: datetime) ->
 def active_pass(user_id: uuid.UUID, now: datetime | None = None) -> Pass | None:
     """The user's live pass, if any."""
     now = now or clock.now()
-    row = db.session.execute(select(CheckIn.id, CheckIn.checked_in_at, CheckIn.expires_at).where(
-        CheckIn.user_id == user_id, CheckIn.status == ACTIVE, CheckIn.expires_at > now)).first()
+    if prepared.available():
+        row = prepared.fetch_one(_PREPARED_LIVE_PASS, str(user_id), now)
+    else:
+        row = db.session.execute(select(CheckIn.id, CheckIn.checked_in_at, CheckIn.expires_at).where(
+            CheckIn.user_id == user_id, CheckIn.status == ACTIVE, CheckIn.expires_at > now)).first()
     return Pass(*row) if row else None
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, DateTime, String, bindparam, case, delete, func, insert, literal, select
+from sqlalchemy import ColumnElement, DateTime, String, bindparam, delete, func, insert, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +23,7 @@ from envelope import iso_z
 from errors import ApiError, forbidden, not_found
 from extensions import db
 from models import Lock, LockRelease, User
-from services import accounts, clock, mail
+from services import accounts, clock, mail, prepared
 
 MAX_PATH_LENGTH = 1024
 ACQUIRE_ATTEMPTS = 3
@@ -150,12 +150,25 @@ def acquire(owner: User, raw_path: str, branch: str | None, comment: str | None 
     raise ApiError(409, f"{path} is being locked and released concurrently; try again")
 
 
+_INSERT_COLUMNS = ("asset_path", "path_key", "owner_id", "branch", "comment", "created_at")
+# PostgreSQL: the acquire as a prepared statement in autocommit (services.prepared), one round trip.
+# Not idempotent: run twice, the second would find the first's lock.
+_PREPARED_ACQUIRE = prepared.Statement(
+    "concierge_lock_acquire",
+    f"INSERT INTO locks ({', '.join(_INSERT_COLUMNS)}) VALUES ($1, $2, $3, $4, $5, $6) "
+    "ON CONFLICT (path_key) DO NOTHING RETURNING id",
+    ("varchar", "varchar", "uuid", "varchar", "varchar", "timestamp"), idempotent=False)
+
+
 def _insert_unless_held(values: dict[str, Any]) -> int | None:
     """INSERT ... ON CONFLICT (path_key) DO NOTHING RETURNING id: None when the unique key says it is held.
 
     The conflict is decided by the unique index (waiting for an in-flight competitor to commit or roll
     back), and no error aborts the transaction, so the loser reads the holder in the same session.
     """
+    if prepared.available():
+        row = prepared.fetch_one(_PREPARED_ACQUIRE, *(values[name] for name in _INSERT_COLUMNS))
+        return row[0] if row else None
     return db.session.execute(_insert_unless_held_statement(db.engine.dialect.name), values).scalar()
 
 
@@ -251,44 +264,41 @@ def release_for(actor: User, *, force: bool, raw_path: str | None = None, lock_i
     return released
 
 
-def _release_condition(column: str, owners_only: bool) -> ColumnElement[bool]:
-    """The lock by `:target` (its path key or id), and with `owners_only` only if `:actor_id` holds it."""
-    condition = Lock.__table__.c[column] == bindparam("target")
-    return condition & (Lock.owner_id == bindparam("actor_id")) if owners_only else condition
-
-
 @functools.cache
-def _release_one_statement(column: str, owners_only: bool):
-    """DELETE ... RETURNING, the audit INSERT and the SELECT of the holder's name as one PostgreSQL statement.
-
-    Built once per shape, values bound per call: building this statement costs more CPU than running it.
-    """
-    locks, users = Lock.__table__, User.__table__
-    gone = delete(locks).where(_release_condition(column, owners_only)).returning(*locks.c).cte("gone")
-    reason = case((gone.c.owner_id == bindparam("actor_id"), literal("owner", String)),
-                  else_=literal("admin", String))
-    audit = insert(LockRelease.__table__).from_select(_RELEASE_COLUMNS, select(
-        gone.c.id, gone.c.asset_path, users.c.username, gone.c.branch, gone.c.created_at,
-        bindparam("released_at", type_=DateTime), bindparam("released_by", type_=String), reason,
-    ).join_from(gone, users, users.c.id == gone.c.owner_id)).returning(LockRelease.__table__.c.id).cte("audit")
-    return select(gone.c.id, gone.c.asset_path, gone.c.branch, gone.c.comment, users.c.username, gone.c.owner_id,
-                  gone.c.created_at).join_from(gone, users, users.c.id == gone.c.owner_id).add_cte(audit)
+def _prepared_release_one(column: str, owners_only: bool) -> prepared.Statement:
+    """DELETE ... RETURNING, the audit INSERT and the SELECT of the holder's name as one PostgreSQL statement,
+    prepared once per shape: $1 the path key or id, $2 the actor's id, $3 released_at, $4 released_by.
+    Not idempotent: run twice, the second would find nothing and answer 404."""
+    target_type = "varchar" if column == "path_key" else "integer"
+    owned = " AND owner_id = $2" if owners_only else ""
+    sql = f"""
+WITH gone AS (DELETE FROM locks WHERE {column} = $1{owned} RETURNING *),
+audit AS (
+    INSERT INTO lock_releases ({', '.join(_RELEASE_COLUMNS)})
+    SELECT gone.id, gone.asset_path, users.username, gone.branch, gone.created_at, $3, $4,
+           CASE WHEN gone.owner_id = $2 THEN 'owner' ELSE 'admin' END
+    FROM gone JOIN users ON users.id = gone.owner_id
+)
+SELECT gone.id, gone.asset_path, gone.branch, gone.comment, users.username, gone.owner_id, gone.created_at
+FROM gone JOIN users ON users.id = gone.owner_id"""
+    name = f"concierge_lock_release_by_{column}{'_owned' if owners_only else ''}"
+    return prepared.Statement(name, sql, (target_type, "uuid", "timestamp", "varchar"), idempotent=False)
 
 
 def _release_one(column: str, target: str | int, actor_id: uuid.UUID, by: str, *,
                  owners_only: bool) -> LockInfo | None:
     """Delete at most one lock and audit it (owner or admin release); PostgreSQL: a single statement."""
-    params = {"target": target, "actor_id": actor_id}
-    if db.engine.dialect.name != "postgresql":
-        found = _infos(_info_query().where(_release_condition(column, owners_only)), params)
-        if not found or not _release_where(Lock.id == found[0].id,
-                                           "owner" if found[0].owner_id == actor_id else "admin", by):
-            return None
-        return found[0]
-    statement = _release_one_statement(column, owners_only)
-    row = db.session.execute(statement, {**params, "released_at": clock.now(), "released_by": by}).first()
-    db.session.commit()
-    return LockInfo(*row) if row else None
+    if prepared.available():
+        row = prepared.fetch_one(_prepared_release_one(column, owners_only), target, actor_id, clock.now(), by)
+        return LockInfo(*row) if row else None
+    condition = Lock.__table__.c[column] == target
+    if owners_only:
+        condition &= Lock.owner_id == actor_id
+    found = _infos(_info_query().where(condition))
+    if not found or not _release_where(Lock.id == found[0].id,
+                                       "owner" if found[0].owner_id == actor_id else "admin", by):
+        return None
+    return found[0]
 
 
 def release(lock: LockInfo, actor: User, *, force: bool) -> LockInfo:

@@ -2,6 +2,8 @@
 
 from datetime import timedelta
 
+import pytest
+
 from tests.conftest import PASSWORD, reset_rate_limits
 
 
@@ -210,3 +212,25 @@ def test_remembered_verifications_are_bounded(app, client, factory, alice, monke
         assert client.get("/api/currentuser", headers={"Authorization": f"Bearer {token}"}).status_code == 200
         assert remembered(app, token)
         assert len(app.extensions["concierge.verified_tokens"]) <= 3
+
+
+def test_every_rate_limited_view_is_registered_for_the_limiter(app):
+    """The limiter looks only at views in RATE_LIMITED_VIEWS: a view decorated with limiter.limit directly
+    (not extensions.rate_limit) would silently lose its limit."""
+    from extensions import RATE_LIMITED_VIEWS, limiter
+
+    decorated = set(limiter.limit_manager._decorated_limits)  # Flask-Limiter's own registry
+    assert decorated == RATE_LIMITED_VIEWS
+    assert {"blueprints.auth.login.login", "blueprints.pages.track.track"} <= RATE_LIMITED_VIEWS
+
+
+def test_requests_carry_no_session_cookie(client, alice_headers):
+    """No Flask session: neither read nor written (JWTs and API keys carry identity)."""
+    resp = client.get("/api/currentuser", headers={**alice_headers, "Cookie": "session=forged.value"})
+    assert resp.status_code == 200
+    assert "Set-Cookie" not in resp.headers
+    with client.application.test_request_context("/"):
+        from flask import session
+
+        with pytest.raises(RuntimeError):
+            session["anything"] = 1  # a NullSession refuses writes

@@ -1,0 +1,92 @@
+"""Prepared single statements on PostgreSQL: one round trip for the hottest paths.
+
+The ORM session spends three round trips on a one-statement request (BEGIN, the statement, then COMMIT
+or ROLLBACK), and PostgreSQL parses and plans the statement every time. The statements that run on
+nearly every request (the token check) or on every page load (check-in) are single statements, so on
+PostgreSQL they run:
+- on a pooled connection in autocommit: the statement is its own transaction, one round trip
+  (psycopg2's autocommit flag is client-side; SQLAlchemy's isolation_level="AUTOCOMMIT" would set and
+  reset the isolation level on every use);
+- as server-side prepared statements, prepared once per pooled connection, so PostgreSQL skips parse
+  and plan (about 40 us of database CPU per statement, measured in bench/bench_checkin.py's notes).
+
+Callers keep their session path for SQLite (`available()` says which to take) and must not run one of
+these while their own session holds locks on the same rows: it is another connection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg2
+from sqlalchemy.exc import DBAPIError
+
+from extensions import db
+
+# Commit without waiting for the WAL flush: a crash may lose the last few such commits, never corrupt.
+_ASYNC_COMMIT = "SET LOCAL synchronous_commit TO OFF; "
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One SQL statement in PostgreSQL's text: parameters $1..$n of the given types."""
+
+    name: str
+    sql: str
+    types: tuple[str, ...]
+    async_commit: bool = False
+    # Safe to run twice: then one whose connection turns out dead is run again on a fresh connection.
+    idempotent: bool = True
+
+    @property
+    def prepare(self) -> str:
+        types = f" ({', '.join(self.types)})" if self.types else ""
+        return f"PREPARE {self.name}{types} AS {self.sql}"
+
+    @property
+    def execute(self) -> str:
+        call = f"EXECUTE {self.name} ({', '.join(['%s'] * len(self.types))})" if self.types else f"EXECUTE {self.name}"
+        # A multi-statement string runs as one implicit transaction, so SET LOCAL covers the EXECUTE.
+        return _ASYNC_COMMIT + call if self.async_commit else call
+
+
+def available() -> bool:
+    return db.engine.dialect.name == "postgresql"
+
+
+def fetch_one(statement: Statement, *args) -> tuple | None:
+    """Run `statement` in autocommit on a pooled connection; its first row, or None.
+
+    An idempotent statement whose connection turns out dead (a database restart) is run once more on a
+    fresh one. Errors come out as SQLAlchemy's exceptions, as the session's would.
+    """
+    return _fetch_one(statement, args, retry_lost_connection=statement.idempotent)
+
+
+def _fetch_one(statement: Statement, args: tuple, retry_lost_connection: bool) -> tuple | None:
+    pooled = db.engine.raw_connection()
+    connection = pooled.dbapi_connection  # psycopg2's own object: the pool's proxy keeps its own attributes
+    prepared: set[str] = pooled.info.setdefault("concierge.prepared", set())  # forgotten on reconnect
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            if statement.name not in prepared:
+                cursor.execute(statement.prepare)
+                prepared.add(statement.name)
+            cursor.execute(statement.execute, args)
+            return cursor.fetchone()
+    except psycopg2.Error as exc:
+        failure = exc
+    finally:
+        lost = bool(connection.closed)
+        if lost:
+            # The server went away, so its other pooled connections are dead too: as SQLAlchemy itself
+            # does on a disconnect, discard this one and recycle every older one at its next checkout.
+            db.engine.pool._invalidate(pooled)
+        else:
+            connection.autocommit = False
+            pooled.close()  # back to the pool
+    if lost and retry_lost_connection:
+        return _fetch_one(statement, args, retry_lost_connection=False)
+    raise DBAPIError.instance(statement.execute, args, failure, psycopg2.Error,
+                              connection_invalidated=lost) from failure
