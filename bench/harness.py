@@ -118,11 +118,26 @@ class BenchServer:
         while time.time() < deadline:
             try:
                 if request_once(self.url, Request("GET", "/healthz"))[0] == 200:
+                    self._wait_until_workers_idle(deadline)
                     return
             except OSError:
                 time.sleep(0.2)
         log = self.process.stderr.read().decode() if self.process.stderr else ""
         raise RuntimeError("gunicorn did not come up:\n" + log)
+
+    def _wait_until_workers_idle(self, deadline: float) -> None:
+        """The first answer comes from the first worker that booted; the others may still be importing the
+        app, which would eat the CPU of the first measurement. Wait until every worker exists and none
+        used CPU for half a second."""
+        previous: dict[str, int] = {}
+        while time.time() < deadline:
+            time.sleep(0.5)
+            children = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True,
+                                      text=True).stdout.split()
+            used = {pid: _cpu_ticks(pid) for pid in children}
+            if len(children) >= self.workers and used == previous:
+                return
+            previous = used
 
     def stop(self) -> None:
         if self.process:
@@ -137,6 +152,14 @@ class BenchServer:
         with conn.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{self.dbname}" WITH (FORCE)')
         conn.close()
+
+
+def _cpu_ticks(pid: str) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return -1
+    return int(fields[11]) + int(fields[12])  # utime + stime
 
 
 @dataclass
