@@ -6,14 +6,14 @@ import time
 import uuid
 from datetime import datetime, timedelta
 
-from flask import current_app
+from flask import current_app, has_app_context
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
 from flask_jwt_extended.config import config as jwt_config
 from flask_jwt_extended.exceptions import RevokedTokenError
 from jwt import ExpiredSignatureError
-from sqlalchemy import bindparam, delete, exists, select
+from sqlalchemy import bindparam, delete, event, exists, select
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 import settings
 from extensions import db
@@ -79,9 +79,10 @@ def revoke_encoded(token: str, user: User) -> bool:
     return True
 
 
-# Built once: this statement runs on every authenticated request.
-_TOKEN_USER = select(User, exists().where(RevokedToken.jti == bindparam("jti"))).where(User.id == bindparam("user_id"))
+# Built once: this statement runs on every authenticated request (SQLite; PostgreSQL prepares the same).
 _USER_COLUMNS = tuple(column.name for column in User.__table__.columns)
+_TOKEN_USER_COLUMNS = select(*User.__table__.columns, exists().where(RevokedToken.jti == bindparam("jti"))).where(
+    User.id == bindparam("user_id"))
 # The same on PostgreSQL as a prepared statement in autocommit (services.prepared): one round trip.
 _PREPARED_TOKEN_USER = prepared.Statement(
     "concierge_token_user",
@@ -90,36 +91,106 @@ _PREPARED_TOKEN_USER = prepared.Statement(
 
 
 def load_token_user(payload: dict) -> tuple[User | None, bool]:
-    """(the token's user, whether the token is revoked), in one round trip: this runs on every request.
+    """(the token's user, whether the token is revoked): this runs on every request.
 
     Revoked means: the user is gone, the token's version is stale, or its jti was revoked by logout.
+    The user comes detached, as if a session had loaded it and closed: its columns read without
+    queries, and in_session() puts it into the request's session for the views that change it.
     """
     try:
         user_id = uuid.UUID(payload["sub"])
     except (KeyError, ValueError, TypeError):
         return None, True
-    jti = payload.get("jti")
-    if prepared.available():
-        user, revoked, token_version = _prepared_token_user(user_id, jti)
-    else:
-        user, revoked = db.session.execute(_TOKEN_USER, {"user_id": user_id, "jti": jti}).first() or (None, True)
-        token_version = user.token_version if user is not None else None
-    if user is None:
+    columns, jti_revoked = _token_check(user_id, payload.get("jti"))
+    if columns is None:
         return None, True
-    return user, bool(revoked) or payload.get("tv") != token_version
-
-
-def _prepared_token_user(user_id: uuid.UUID, jti: str | None) -> tuple[User | None, bool, int | None]:
-    row = prepared.fetch_one(_PREPARED_TOKEN_USER, jti, str(user_id))
-    if row is None:
-        return None, True, None
-    columns = dict(zip(_USER_COLUMNS, row[:-1], strict=True))
-    # A detached User, as if a session had loaded it and closed: its columns read without queries, and
-    # in_session() puts it into the request's session only for the views that need that (attaching it
-    # costs more than the query; the check-in paths need just the id).
-    user = User(**columns)
+    user = User(**{**columns, "preferences": list(columns["preferences"])})  # a fresh list: never shared
     make_transient_to_detached(user)
-    return user, row[-1], columns["token_version"]
+    return user, jti_revoked or payload.get("tv") != columns["token_version"]
+
+
+class TokenChecks:
+    """What this process last read for each (user, jti): the user's columns and whether the jti is
+    revoked, trusted for `jwt.recheck_seconds` (the database round trip is most of what a token-checked
+    request costs). A commit that changes an account or revokes a token in this process forgets them
+    all at once (forget_token_checks); other processes see it once their entries are that old."""
+
+    SIZE = 10_000
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[uuid.UUID, str | None], tuple[float, dict | None, bool]] = {}
+        self.generation = 0  # bumped by forget(): a check read before it is not stored after it
+
+    def forget(self) -> None:
+        self.generation += 1
+        self.entries.clear()
+
+
+def _token_checks() -> TokenChecks:
+    return current_app.extensions.setdefault("concierge.token_checks", TokenChecks())
+
+
+def forget_token_checks() -> None:
+    _token_checks().forget()
+
+
+def _token_check(user_id: uuid.UUID, jti: str | None) -> tuple[dict | None, bool]:
+    trust = settings.static("jwt.recheck_seconds")
+    checks, key, now = _token_checks(), (user_id, jti), time.monotonic()
+    remembered = checks.entries.get(key) if trust else None
+    if remembered is not None and now - remembered[0] < trust:
+        return remembered[1], remembered[2]
+    generation = checks.generation
+    columns, jti_revoked = _read_token_check(user_id, jti)
+    if trust and generation == checks.generation:
+        if len(checks.entries) >= TokenChecks.SIZE:
+            checks.entries.clear()  # bounded; a full table costs one query per live token
+        checks.entries[key] = (now, columns, jti_revoked)
+    return columns, jti_revoked
+
+
+# A commit that changed an account or revoked a token makes this process forget its token checks.
+_ACCOUNTS_CHANGED = "concierge.accounts_changed"
+_ACCOUNT_CLASSES = (User, RevokedToken)
+
+
+@event.listens_for(Session, "after_flush")
+def _note_account_changes(session: Session, _flush_context) -> None:
+    if any(isinstance(obj, _ACCOUNT_CLASSES) for obj in (*session.new, *session.dirty, *session.deleted)):
+        session.info[_ACCOUNTS_CHANGED] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_bulk_account_changes(state) -> None:
+    """update(User)..., delete(RevokedToken)... run through the session."""
+    mapper = state.bind_mapper
+    if (state.is_update or state.is_delete or state.is_insert) and mapper is not None \
+            and issubclass(mapper.class_, _ACCOUNT_CLASSES):
+        state.session.info[_ACCOUNTS_CHANGED] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_checks_after_account_changes(session: Session) -> None:
+    if session.info.pop(_ACCOUNTS_CHANGED, False) and has_app_context():
+        forget_token_checks()
+
+
+@event.listens_for(Session, "after_rollback")
+def _changes_rolled_back(session: Session) -> None:
+    session.info.pop(_ACCOUNTS_CHANGED, None)
+
+
+def _read_token_check(user_id: uuid.UUID, jti: str | None) -> tuple[dict | None, bool]:
+    """The user's columns (None: no such user) and whether the jti is revoked, in one round trip."""
+    if prepared.available():
+        row = prepared.fetch_one(_PREPARED_TOKEN_USER, jti, str(user_id))
+        if row is None:
+            return None, True
+        return dict(zip(_USER_COLUMNS, row[:-1], strict=True)), bool(row[-1])
+    row = db.session.execute(_TOKEN_USER_COLUMNS, {"user_id": user_id, "jti": jti}).first()
+    if row is None:
+        return None, True
+    return dict(zip(_USER_COLUMNS, row[:-1], strict=True)), bool(row[-1])
 
 
 def in_session(user: User) -> User:

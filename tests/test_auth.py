@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.conftest import PASSWORD, reset_rate_limits
+from tests.conftest import PASSWORD, Factory, reset_rate_limits
 
 
 def login(client, username="alice", password=PASSWORD, **extra):
@@ -212,6 +212,90 @@ def test_remembered_verifications_are_bounded(app, client, factory, alice, monke
         assert client.get("/api/currentuser", headers={"Authorization": f"Bearer {token}"}).status_code == 200
         assert remembered(app, token)
         assert len(app.extensions["concierge.verified_tokens"]) <= 3
+
+
+# The token check (its user's row, its jti revoked?) is trusted per process for jwt.recheck_seconds. Two
+# apps on one database stand for two gunicorn workers: a change made through one applies there at once,
+# and in the other once its check is that old.
+
+def _two_workers(make_app, recheck_seconds: float):
+    first, second = (make_app({"jwt.recheck_seconds": recheck_seconds}) for _ in range(2))
+    return first.test_client(), second.test_client()
+
+
+def test_a_logout_applies_in_its_own_worker_at_once_and_in_others_within_recheck_seconds(make_app):
+    import time
+
+    mine, other = _two_workers(make_app, 0.5)
+    with mine.application.app_context():
+        Factory(mine.application).user("alice")
+    token = login(mine).get_json()["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert other.get("/api/currentuser", headers=bearer).status_code == 200  # checked, trusted for 0.5 s
+    assert mine.get("/api/currentuser", headers=bearer).status_code == 200
+    assert mine.post("/api/logout", json={}, headers=bearer).status_code == 200
+    assert mine.get("/api/currentuser", headers=bearer).status_code == 401
+    assert other.get("/api/currentuser", headers=bearer).status_code == 200  # the documented window
+    time.sleep(0.55)
+    resp = other.get("/api/currentuser", headers=bearer)
+    assert resp.status_code == 401 and resp.get_json()["message"] == "Token has been revoked"
+
+
+def test_with_recheck_zero_every_request_checks_the_database(make_app):
+    mine, other = _two_workers(make_app, 0)
+    with mine.application.app_context():
+        Factory(mine.application).user("alice")
+    token = login(mine).get_json()["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert other.get("/api/currentuser", headers=bearer).status_code == 200
+    assert mine.post("/api/logout", json={}, headers=bearer).status_code == 200
+    assert other.get("/api/currentuser", headers=bearer).status_code == 401
+
+
+def test_bulk_account_changes_through_the_session_are_seen_at_once(app, client, alice, alice_headers):
+    from sqlalchemy import update
+
+    from extensions import db
+    from models import User
+
+    assert client.get("/api/currentuser", headers=alice_headers).status_code == 200
+    db.session.execute(update(User).where(User.id == alice.id).values(token_version=User.token_version + 1))
+    db.session.commit()
+    assert client.get("/api/currentuser", headers=alice_headers).status_code == 401
+
+
+def test_a_rolled_back_change_forgets_nothing(app, client, alice, alice_headers):
+    from extensions import db
+    from services import tokens
+
+    assert client.get("/api/currentuser", headers=alice_headers).status_code == 200
+    generation = tokens._token_checks().generation
+    alice.display_name = "Not Saved"
+    db.session.flush()
+    db.session.rollback()
+    db.session.commit()
+    assert tokens._token_checks().generation == generation
+
+
+def test_token_checks_are_bounded_and_not_stored_across_a_forget(app, factory, monkeypatch):
+    from services import tokens
+
+    monkeypatch.setattr(tokens.TokenChecks, "SIZE", 2)
+    users = [factory.user() for _ in range(5)]
+    checks = tokens._token_checks()
+    for user in users:
+        assert tokens._token_check(user.id, None)[0]["username"] == user.username
+        assert len(checks.entries) <= 2
+    read = tokens._read_token_check
+
+    def read_while_an_account_changes(user_id, jti):
+        found = read(user_id, jti)
+        tokens.forget_token_checks()  # another thread committed a change meanwhile
+        return found
+
+    monkeypatch.setattr(tokens, "_read_token_check", read_while_an_account_changes)
+    tokens._token_check(users[0].id, "some-jti")
+    assert (users[0].id, "some-jti") not in checks.entries
 
 
 def test_every_rate_limited_view_is_registered_for_the_limiter(app):
