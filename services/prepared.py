@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import psycopg2
+from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
 from sqlalchemy.exc import DBAPIError
 
 from extensions import db
@@ -48,6 +49,30 @@ class Statement:
         call = f"EXECUTE {self.name} ({', '.join(['%s'] * len(self.types))})" if self.types else f"EXECUTE {self.name}"
         # A multi-statement string runs as one implicit transaction, so SET LOCAL covers the EXECUTE.
         return _ASYNC_COMMIT + call if self.async_commit else call
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A SQLAlchemy statement compiled once into a prepared Statement: which bind parameter is $1..$n, and
+    the values of those that are constants of the statement itself."""
+
+    statement: Statement
+    names: tuple[str, ...]
+    constants: dict
+
+    def args(self, values: dict) -> list:
+        return [values[name] if name in values else self.constants.get(name) for name in self.names]
+
+
+def compile_select(name: str, select) -> Compiled:
+    """`select` with its bind parameters as $n, each declared with its SQL type (so PostgreSQL never has to
+    guess one), for statements too intricate to write out by hand."""
+    dialect = PGDialect_psycopg2(paramstyle="numeric_dollar")
+    compiled = select.compile(dialect=dialect)
+    names = tuple(compiled.positiontup)
+    types = tuple(compiled.binds[n].type.compile(dialect=dialect) for n in names)
+    constants = {n: compiled.binds[n].value for n in names if compiled.binds[n].value is not None}
+    return Compiled(Statement(name, str(compiled), types), names, constants)
 
 
 def available() -> bool:

@@ -60,6 +60,33 @@ def test_database_encoding_matches_python_shaping(client, admin_headers, session
     assert body["data"] == python_shaped
 
 
+# Each filter shape is its own statement, built once with bind parameters: every shape, twice each (the
+# second time reuses the statement with other values), against the Python shaping of the same filter.
+SHAPES = [
+    {"user": "alice"},
+    {"user": "bob"},
+    {"user": "all", "from": "2025-03-02T00:00:00Z"},
+    {"user": "all", "to": "2025-03-05T00:00:00Z"},
+    {"user": "alice", "from": "2025-03-02T00:00:00Z", "to": "2025-03-05T08:30:00Z"},
+    {"user": "alice", "from": "2025-03-03T00:00:00Z", "to": "2025-03-06T00:00:00Z"},
+]
+
+
+@pytest.mark.parametrize("report", ["timeline", "session-timeline-detail"])
+def test_every_filter_shape_matches_python_shaping(client, admin_headers, sessions, report):
+    for shape in SHAPES:
+        start = datetime.fromisoformat(shape["from"][:-1]) if "from" in shape else None
+        end = datetime.fromisoformat(shape["to"][:-1]) if "to" in shape else None
+        f = analytics.ReportFilter(app=APP, user=shape["user"], tz="UTC", start=start, end=end)
+        resp = client.post(f"/api/sessions/{report}", json={"app": APP, **shape}, headers=admin_headers)
+        assert resp.status_code == 200, resp.get_json()
+        assert resp.get_json()["data"] == analytics.run(report, f), shape
+    listed = client.post("/api/sessions/timeline", json={"app": APP, **SHAPES[4]}, headers=admin_headers)
+    assert len(listed.get_json()["data"]["timeline"]) == 5  # started 2 to 5 March, before 08:30 on the 5th
+    nobody = client.post("/api/sessions/timeline", json={"app": APP, **SHAPES[1]}, headers=admin_headers)
+    assert nobody.get_json()["data"]["timeline"] == []
+
+
 def test_the_awkward_values_themselves(client, admin_headers, sessions):
     resp = client.post("/api/sessions/timeline", json={"app": APP, "user": "all"}, headers=admin_headers)
     by_id = {item["session_id"]: item for item in resp.get_json()["data"]["timeline"]}
