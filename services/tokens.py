@@ -184,10 +184,8 @@ def _read_token_check(user_id: uuid.UUID, jti: str | None) -> tuple[dict | None,
     """The user's columns (None: no such user) and whether the jti is revoked, in one round trip."""
     if prepared.available():
         row = prepared.fetch_one(_PREPARED_TOKEN_USER, jti, str(user_id))
-        if row is None:
-            return None, True
-        return dict(zip(_USER_COLUMNS, row[:-1], strict=True)), bool(row[-1])
-    row = db.session.execute(_TOKEN_USER_COLUMNS, {"user_id": user_id, "jti": jti}).first()
+    else:
+        row = db.session.execute(_TOKEN_USER_COLUMNS, {"user_id": user_id, "jti": jti}).first()
     if row is None:
         return None, True
     return dict(zip(_USER_COLUMNS, row[:-1], strict=True)), bool(row[-1])
