@@ -1,14 +1,14 @@
 """Prepared single statements on PostgreSQL: one round trip for the hottest paths.
 
 The ORM session spends three round trips on a one-statement request (BEGIN, the statement, then COMMIT
-or ROLLBACK), and PostgreSQL parses and plans the statement every time. The statements that run on
-nearly every request (the token check) or on every page load (check-in) are single statements, so on
-PostgreSQL they run:
+or ROLLBACK), and PostgreSQL parses and plans the statement every time. The statements on the hot paths
+(the token check, check-in, lock acquire and release, the database-encoded report lists) are single
+statements, so on PostgreSQL they run:
 - on a pooled connection in autocommit: the statement is its own transaction, one round trip
   (psycopg2's autocommit flag is client-side; SQLAlchemy's isolation_level="AUTOCOMMIT" would set and
   reset the isolation level on every use);
 - as server-side prepared statements, prepared once per pooled connection, so PostgreSQL skips parse
-  and plan (about 40 us of database CPU per statement, measured in bench/bench_checkin.py's notes).
+  and plan (measured: the token check cost the database 0.060 ms of CPU prepared, 0.097 ms not).
 
 Callers keep their session path for SQLite (`available()` says which to take) and must not run one of
 these while their own session holds locks on the same rows: it is another connection.
