@@ -217,9 +217,7 @@ def require_user() -> User:
     """The calling account, in the request's session (changes to it are committed); 403 for a key that
     acts for no account."""
     principal = current_principal()
-    if principal.user is None:
-        raise ApiError(403, "This action needs a user account")
-    principal.user = tokens.in_session(principal.user)
+    principal.user = tokens.in_session(require_account())
     return principal.user
 
 

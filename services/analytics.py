@@ -218,7 +218,7 @@ def encoded_list(report: str, f: ReportFilter) -> str | None:
     if json_statement(report, f) is None:
         return None
     compiled = _json_prepared(report, f.user != "all", f.start is not None, f.end is not None)
-    return prepared.fetch_one(compiled.statement, *compiled.args(json_params(f)))[0]
+    return compiled.first_row(json_params(f))[0]
 
 
 @functools.cache

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import json
 import logging
 import math
@@ -33,7 +32,7 @@ from services import clock, prepared
 log = logging.getLogger("concierge.checkin")
 
 ACTIVE, INACTIVE = "active", "inactive"
-_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
+_ASYNC_COMMIT = text(prepared.ASYNC_COMMIT)
 MAX_ATTEMPTS = 8
 
 
@@ -83,40 +82,28 @@ def check_in(user_id: uuid.UUID) -> tuple[Pass, bool]:
     raise ApiError(409, "Check-in conflicted with concurrent check-ins; try again")
 
 
-@functools.cache
-def _extend_statement():
-    """UPDATE ... RETURNING of the user's live pass; built once (the page-load path), values bound per call."""
-    checkins = CheckIn.__table__
-    return (update(checkins)
-            .where(checkins.c.user_id == bindparam("pass_user"), checkins.c.status == ACTIVE,
-                   checkins.c.expires_at > bindparam("now"))
-            .values(expires_at=bindparam("new_expiry"))
-            .returning(checkins.c.id, checkins.c.checked_in_at, checkins.c.expires_at))
-
-
-# The same on PostgreSQL, prepared and in autocommit (services.prepared): the page-load path is one round
-# trip. A pass is a heartbeat the next page load repeats: its commit does not wait for the WAL flush.
-_PREPARED_EXTEND = prepared.Statement(
-    "concierge_checkin_extend",
-    f"UPDATE checkins SET expires_at = $1 WHERE user_id = $2 AND status = '{ACTIVE}' AND expires_at > $3 "
-    "RETURNING id, checked_in_at, expires_at",
-    ("timestamp", "uuid", "timestamp"), async_commit=True)
-_PREPARED_LIVE_PASS = prepared.Statement(
-    "concierge_checkin_live_pass",
-    f"SELECT id, checked_in_at, expires_at FROM checkins WHERE user_id = $1 AND status = '{ACTIVE}' "
-    "AND expires_at > $2",
-    ("uuid", "timestamp"))
+# The page-load path: built once, values bound per call. PostgreSQL runs them prepared, in autocommit
+# (services.prepared): one round trip. A pass is a heartbeat the next page load repeats, so the extend's
+# commit does not wait for the WAL flush.
+_checkins = CheckIn.__table__
+_LIVE = (_checkins.c.user_id == bindparam("pass_user"), _checkins.c.status == ACTIVE,
+         _checkins.c.expires_at > bindparam("now"))
+_EXTEND = (update(_checkins).where(*_LIVE).values(expires_at=bindparam("new_expiry"))
+           .returning(_checkins.c.id, _checkins.c.checked_in_at, _checkins.c.expires_at))
+_LIVE_PASS = select(_checkins.c.id, _checkins.c.checked_in_at, _checkins.c.expires_at).where(*_LIVE)
+_PREPARED_EXTEND = prepared.compile_select("concierge_checkin_extend", _EXTEND, async_commit=True)
+_PREPARED_LIVE_PASS = prepared.compile_select("concierge_checkin_live_pass", _LIVE_PASS)
 
 
 def _extend_or_start(user_id: uuid.UUID, now: datetime, expires_at: datetime) -> tuple[Pass, bool]:
+    values = {"pass_user": user_id, "now": now, "new_expiry": expires_at}
     if prepared.available():
-        extended = prepared.fetch_one(_PREPARED_EXTEND, expires_at, str(user_id), now)
+        extended = _PREPARED_EXTEND.first_row(values)
         if extended is not None:
             return Pass(*extended), True
         db.session.execute(_ASYNC_COMMIT)  # the start below is as much a heartbeat as the extend
     else:
-        extended = db.session.execute(_extend_statement(),
-                                      {"pass_user": user_id, "now": now, "new_expiry": expires_at}).first()
+        extended = db.session.execute(_EXTEND, values).first()
         if extended is not None:
             db.session.commit()
             return Pass(*extended), True
@@ -134,11 +121,11 @@ def _extend_or_start(user_id: uuid.UUID, now: datetime, expires_at: datetime) ->
 def active_pass(user_id: uuid.UUID, now: datetime | None = None) -> Pass | None:
     """The user's live pass, if any."""
     now = now or clock.now()
+    values = {"pass_user": user_id, "now": now}
     if prepared.available():
-        row = prepared.fetch_one(_PREPARED_LIVE_PASS, str(user_id), now)
+        row = _PREPARED_LIVE_PASS.first_row(values)
     else:
-        row = db.session.execute(select(CheckIn.id, CheckIn.checked_in_at, CheckIn.expires_at).where(
-            CheckIn.user_id == user_id, CheckIn.status == ACTIVE, CheckIn.expires_at > now)).first()
+        row = db.session.execute(_LIVE_PASS, values).first()
     return Pass(*row) if row else None
 
 

@@ -150,16 +150,6 @@ def acquire(owner: User, raw_path: str, branch: str | None, comment: str | None 
     raise ApiError(409, f"{path} is being locked and released concurrently; try again")
 
 
-_INSERT_COLUMNS = ("asset_path", "path_key", "owner_id", "branch", "comment", "created_at")
-# PostgreSQL: the acquire as a prepared statement in autocommit (services.prepared), one round trip.
-# Not idempotent: run twice, the second would find the first's lock.
-_PREPARED_ACQUIRE = prepared.Statement(
-    "concierge_lock_acquire",
-    f"INSERT INTO locks ({', '.join(_INSERT_COLUMNS)}) VALUES ($1, $2, $3, $4, $5, $6) "
-    "ON CONFLICT (path_key) DO NOTHING RETURNING id",
-    ("varchar", "varchar", "uuid", "varchar", "varchar", "timestamp"), idempotent=False)
-
-
 def _insert_unless_held(values: dict[str, Any]) -> int | None:
     """INSERT ... ON CONFLICT (path_key) DO NOTHING RETURNING id: None when the unique key says it is held.
 
@@ -167,7 +157,7 @@ def _insert_unless_held(values: dict[str, Any]) -> int | None:
     back), and no error aborts the transaction, so the loser reads the holder in the same session.
     """
     if prepared.available():
-        row = prepared.fetch_one(_PREPARED_ACQUIRE, *(values[name] for name in _INSERT_COLUMNS))
+        row = _prepared_acquire().first_row(values)
         return row[0] if row else None
     return db.session.execute(_insert_unless_held_statement(db.engine.dialect.name), values).scalar()
 
@@ -182,6 +172,14 @@ def _insert_unless_held_statement(dialect: str):
         upsert = pg_insert if dialect == "postgresql" else sqlite_insert
         return upsert(table).values(values).on_conflict_do_nothing(index_elements=["path_key"]).returning(table.c.id)
     return insert(table).values(values).returning(table.c.id)  # other databases: IntegrityError decides
+
+
+@functools.cache
+def _prepared_acquire() -> prepared.Compiled:
+    """PostgreSQL's statement, prepared and in autocommit (services.prepared): one round trip. Not
+    idempotent: run twice, the second would find the first's lock."""
+    return prepared.compile_select("concierge_lock_acquire", _insert_unless_held_statement("postgresql"),
+                                   idempotent=False)
 
 
 def acquire_many(owner: User, raw_paths: list[str], branch: str | None,

@@ -20,7 +20,7 @@ import settings
 from errors import ApiError
 from extensions import db
 from models import PageVisit
-from services import clock, track_buffer
+from services import clock, prepared, track_buffer
 from services.activity import event_time
 
 
@@ -66,18 +66,9 @@ INSERT_SQL = 'INSERT INTO page_visits (app, "user", page, seconds, visited_at, s
 
 def _insert_postgresql(rows: list[dict]) -> None:
     """One round trip: a multi-statement string runs as one implicit transaction (all-or-nothing)."""
-    prefix = "SET LOCAL synchronous_commit TO OFF; " if settings.static("analytics.track_async_commit") else ""
-    # The pooled DBAPI connection in autocommit mode: psycopg2's flag costs no round trip, where
-    # SQLAlchemy's isolation_level="AUTOCOMMIT" sets and resets the isolation level on each use.
-    pooled = db.engine.raw_connection()
-    connection = pooled.dbapi_connection  # the psycopg2 connection itself (the pool's proxy keeps its own attributes)
-    try:
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            values = b",".join(cursor.mogrify("(%s,%s,%s,%s,%s,%s)", [
-                *(row[c] for c in COLUMNS[:5]), str(row["session_id"]) if row["session_id"] else None])
-                for row in rows)
-            cursor.execute(prefix.encode() + INSERT_SQL.encode() + values)
-    finally:
-        connection.autocommit = False
-        pooled.close()  # back to the pool
+    prefix = f"{prepared.ASYNC_COMMIT}; " if settings.static("analytics.track_async_commit") else ""
+    with prepared.autocommit_cursor() as (_, cursor):
+        values = b",".join(cursor.mogrify("(%s,%s,%s,%s,%s,%s)", [
+            *(row[c] for c in COLUMNS[:5]), str(row["session_id"]) if row["session_id"] else None])
+            for row in rows)
+        cursor.execute(prefix.encode() + INSERT_SQL.encode() + values)

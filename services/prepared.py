@@ -16,6 +16,8 @@ these while their own session holds locks on the same rows: it is another connec
 
 from __future__ import annotations
 
+import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg2
@@ -25,7 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from extensions import db
 
 # Commit without waiting for the WAL flush: a crash may lose the last few such commits, never corrupt.
-_ASYNC_COMMIT = "SET LOCAL synchronous_commit TO OFF; "
+ASYNC_COMMIT = "SET LOCAL synchronous_commit TO OFF"
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class Statement:
     def execute(self) -> str:
         call = f"EXECUTE {self.name} ({', '.join(['%s'] * len(self.types))})" if self.types else f"EXECUTE {self.name}"
         # A multi-statement string runs as one implicit transaction, so SET LOCAL covers the EXECUTE.
-        return _ASYNC_COMMIT + call if self.async_commit else call
+        return f"{ASYNC_COMMIT}; {call}" if self.async_commit else call
 
 
 @dataclass(frozen=True)
@@ -61,18 +63,28 @@ class Compiled:
     constants: dict
 
     def args(self, values: dict) -> list:
-        return [values[name] if name in values else self.constants.get(name) for name in self.names]
+        # UUIDs go as text: raw psycopg2 runs no SQLAlchemy bind processors
+        return [_plain(values[name]) if name in values else self.constants.get(name) for name in self.names]
+
+    def first_row(self, values: dict) -> tuple | None:
+        """fetch_one() with the bind parameters' values by name."""
+        return fetch_one(self.statement, *self.args(values))
 
 
-def compile_select(name: str, select) -> Compiled:
-    """`select` with its bind parameters as $n, each declared with its SQL type (so PostgreSQL never has to
-    guess one), for statements too intricate to write out by hand."""
+def _plain(value):
+    return str(value) if isinstance(value, uuid.UUID) else value
+
+
+def compile_select(name: str, select, **options) -> Compiled:
+    """`select` (any SQLAlchemy statement) with its bind parameters as $n, each declared with its SQL type
+    (so PostgreSQL never has to guess one): the session path's own statement serves the prepared path.
+    `options`: Statement's `async_commit` and `idempotent`."""
     dialect = PGDialect_psycopg2(paramstyle="numeric_dollar")
     compiled = select.compile(dialect=dialect)
     names = tuple(compiled.positiontup)
     types = tuple(compiled.binds[n].type.compile(dialect=dialect) for n in names)
     constants = {n: compiled.binds[n].value for n in names if compiled.binds[n].value is not None}
-    return Compiled(Statement(name, str(compiled), types), names, constants)
+    return Compiled(Statement(name, str(compiled), types, **options), names, constants)
 
 
 def available() -> bool:
@@ -88,30 +100,39 @@ def fetch_one(statement: Statement, *args) -> tuple | None:
     return _fetch_one(statement, args, retry_lost_connection=statement.idempotent)
 
 
-def _fetch_one(statement: Statement, args: tuple, retry_lost_connection: bool) -> tuple | None:
+@contextmanager
+def autocommit_cursor():
+    """A cursor on a pooled connection in autocommit (yields the pool's proxy and the cursor). A connection
+    the server dropped is not handed out again: as SQLAlchemy itself does on a disconnect, it is discarded
+    and every older pooled connection recycled at its next checkout (the server's restart killed them too).
+    """
     pooled = db.engine.raw_connection()
     connection = pooled.dbapi_connection  # psycopg2's own object: the pool's proxy keeps its own attributes
-    prepared: set[str] = pooled.info.setdefault("concierge.prepared", set())  # forgotten on reconnect
     try:
         connection.autocommit = True
         with connection.cursor() as cursor:
+            yield pooled, cursor
+    finally:
+        if connection.closed:
+            db.engine.pool._invalidate(pooled)
+        else:
+            connection.autocommit = False
+            pooled.close()  # back to the pool
+
+
+def _fetch_one(statement: Statement, args: tuple, retry_lost_connection: bool) -> tuple | None:
+    pooled = None
+    try:
+        with autocommit_cursor() as (pooled, cursor):
+            prepared: set[str] = pooled.info.setdefault("concierge.prepared", set())  # forgotten on reconnect
             if statement.name not in prepared:
                 cursor.execute(statement.prepare)
                 prepared.add(statement.name)
             cursor.execute(statement.execute, args)
             return cursor.fetchone()
-    except psycopg2.Error as exc:
-        failure = exc
-    finally:
-        lost = bool(connection.closed)
-        if lost:
-            # The server went away, so its other pooled connections are dead too: as SQLAlchemy itself
-            # does on a disconnect, discard this one and recycle every older one at its next checkout.
-            db.engine.pool._invalidate(pooled)
-        else:
-            connection.autocommit = False
-            pooled.close()  # back to the pool
-    if lost and retry_lost_connection:
-        return _fetch_one(statement, args, retry_lost_connection=False)
-    raise DBAPIError.instance(statement.execute, args, failure, psycopg2.Error,
-                              connection_invalidated=lost) from failure
+    except psycopg2.Error as failure:
+        lost = pooled is not None and pooled.dbapi_connection is None  # discarded by autocommit_cursor
+        if lost and retry_lost_connection:
+            return _fetch_one(statement, args, retry_lost_connection=False)
+        raise DBAPIError.instance(statement.execute, args, failure, psycopg2.Error,
+                                  connection_invalidated=lost) from failure

@@ -79,15 +79,12 @@ def revoke_encoded(token: str, user: User) -> bool:
     return True
 
 
-# Built once: this statement runs on every authenticated request (SQLite; PostgreSQL prepares the same).
+# Built once: this statement runs on every authenticated request; PostgreSQL runs it prepared, in
+# autocommit (services.prepared): one round trip.
 _USER_COLUMNS = tuple(column.name for column in User.__table__.columns)
 _TOKEN_USER_COLUMNS = select(*User.__table__.columns, exists().where(RevokedToken.jti == bindparam("jti"))).where(
     User.id == bindparam("user_id"))
-# The same on PostgreSQL as a prepared statement in autocommit (services.prepared): one round trip.
-_PREPARED_TOKEN_USER = prepared.Statement(
-    "concierge_token_user",
-    f"SELECT {', '.join(_USER_COLUMNS)}, EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $1) FROM users WHERE id = $2",
-    ("text", "uuid"))
+_PREPARED_TOKEN_USER = prepared.compile_select("concierge_token_user", _TOKEN_USER_COLUMNS)
 
 
 def load_token_user(payload: dict) -> tuple[User | None, bool]:
@@ -182,10 +179,11 @@ def _changes_rolled_back(session: Session) -> None:
 
 def _read_token_check(user_id: uuid.UUID, jti: str | None) -> tuple[dict | None, bool]:
     """The user's columns (None: no such user) and whether the jti is revoked, in one round trip."""
+    values = {"user_id": user_id, "jti": jti}
     if prepared.available():
-        row = prepared.fetch_one(_PREPARED_TOKEN_USER, jti, str(user_id))
+        row = _PREPARED_TOKEN_USER.first_row(values)
     else:
-        row = db.session.execute(_TOKEN_USER_COLUMNS, {"user_id": user_id, "jti": jti}).first()
+        row = db.session.execute(_TOKEN_USER_COLUMNS, values).first()
     if row is None:
         return None, True
     return dict(zip(_USER_COLUMNS, row[:-1], strict=True)), bool(row[-1])

@@ -219,18 +219,18 @@ def test_remembered_verifications_are_bounded(app, client, factory, alice, monke
 # and in the other once its check is that old.
 
 def _two_workers(make_app, recheck_seconds: float):
+    """Two workers' test clients, and alice's token logged in through the first."""
     first, second = (make_app({"jwt.recheck_seconds": recheck_seconds}) for _ in range(2))
-    return first.test_client(), second.test_client()
+    mine, other = first.test_client(), second.test_client()
+    with first.app_context():
+        Factory(first).user("alice")
+    return mine, other, {"Authorization": f"Bearer {login(mine).get_json()['access_token']}"}
 
 
 def test_a_logout_applies_in_its_own_worker_at_once_and_in_others_within_recheck_seconds(make_app):
     import time
 
-    mine, other = _two_workers(make_app, 0.5)
-    with mine.application.app_context():
-        Factory(mine.application).user("alice")
-    token = login(mine).get_json()["access_token"]
-    bearer = {"Authorization": f"Bearer {token}"}
+    mine, other, bearer = _two_workers(make_app, 0.5)
     assert other.get("/api/currentuser", headers=bearer).status_code == 200  # checked, trusted for 0.5 s
     assert mine.get("/api/currentuser", headers=bearer).status_code == 200
     assert mine.post("/api/logout", json={}, headers=bearer).status_code == 200
@@ -242,11 +242,7 @@ def test_a_logout_applies_in_its_own_worker_at_once_and_in_others_within_recheck
 
 
 def test_with_recheck_zero_every_request_checks_the_database(make_app):
-    mine, other = _two_workers(make_app, 0)
-    with mine.application.app_context():
-        Factory(mine.application).user("alice")
-    token = login(mine).get_json()["access_token"]
-    bearer = {"Authorization": f"Bearer {token}"}
+    mine, other, bearer = _two_workers(make_app, 0)
     assert other.get("/api/currentuser", headers=bearer).status_code == 200
     assert mine.post("/api/logout", json={}, headers=bearer).status_code == 200
     assert other.get("/api/currentuser", headers=bearer).status_code == 401
