@@ -64,7 +64,7 @@ def load_settings(app: Flask, overrides: dict[str, Any] | None) -> None:
         JWT_ERROR_MESSAGE_KEY="message",
         RATELIMIT_STORAGE_URI=values["ratelimit.storage_uri"],
         RATELIMIT_KEY_PREFIX=values["ratelimit.key_prefix"],
-        RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_HEADERS_ENABLED=False,  # rate_limit() sets the 429 headers itself
         # a moving window: a fixed one lets a client burst twice the limit across a window boundary
         RATELIMIT_STRATEGY="moving-window",
         RATELIMIT_ENABLED=values["ratelimit.enabled"],
@@ -253,7 +253,6 @@ def register_metrics(app: Flask) -> None:
 
         metrics = PrometheusMetrics(app, **options)
     metrics.info("concierge_app_info", "Concierge build information", version=VERSION)
-    limiter.exempt(app.view_functions["prometheus_metrics"])
     app.extensions["concierge.metrics"] = metrics
 
 

@@ -122,11 +122,7 @@ def _from_http(exc: HTTPException):
     headers = {}
     if exc.code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
         headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
-    if exc.code == 429:
-        # Flask-Limiter adds Retry-After and X-RateLimit-* in its after_request hook
-        message = f"Too many requests: limit is {exc.description}"
-    else:
-        message = exc.description if exc.code in (400, 413, 415) and exc.description else exc.name
+    message = exc.description if exc.code in (400, 413, 415) and exc.description else exc.name
     return render(ApiError(exc.code or 500, message, headers=headers))
 
 

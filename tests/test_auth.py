@@ -1,5 +1,8 @@
 """Login, tokens, revocation and seed 003's token endpoints."""
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -294,14 +297,68 @@ def test_token_checks_are_bounded_and_not_stored_across_a_forget(app, factory, m
     assert (users[0].id, "some-jti") not in checks.entries
 
 
-def test_every_rate_limited_view_is_registered_for_the_limiter(app):
-    """The limiter looks only at views in RATE_LIMITED_VIEWS: a view decorated with limiter.limit directly
-    (not extensions.rate_limit) would silently lose its limit."""
+def test_every_limit_is_declared_with_rate_limit(app):
+    """Flask-Limiter's own checks skip every request (extensions._checked_by_rate_limit), so a view decorated
+    with limiter.limit directly (not extensions.rate_limit) would silently have no limit."""
     from extensions import RATE_LIMITED_VIEWS, limiter
 
-    decorated = set(limiter.limit_manager._decorated_limits)  # Flask-Limiter's own registry
-    assert decorated == RATE_LIMITED_VIEWS
+    assert not limiter.limit_manager._decorated_limits  # Flask-Limiter's own registry
     assert {"blueprints.auth.login.login", "blueprints.pages.track.track"} <= RATE_LIMITED_VIEWS
+
+
+def test_429_says_when_to_retry(make_app):
+    app = make_app({"ratelimit.public": "2 per minute"})
+    client = app.test_client()
+    with app.app_context():
+        reset_rate_limits(app)
+    codes = [client.post("/api/auth/health", json={"app": "a"}).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    resp = client.post("/api/auth/health", json={"app": "a"})
+    assert resp.status_code == 429
+    body = resp.get_json()
+    assert (body["status"], body["message"]) == ("error", "Too many requests: limit is 2 per 1 minute")
+    assert 55 <= int(resp.headers["Retry-After"]) <= 60
+    assert resp.headers["X-RateLimit-Limit"] == "2" and resp.headers["X-RateLimit-Remaining"] == "0"
+    assert 0 < int(resp.headers["X-RateLimit-Reset"]) - time.time() <= 61
+    # another client (address) has its own count
+    other = client.post("/api/auth/health", json={"app": "a"}, environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert other.status_code == 200
+
+
+def test_in_memory_limits_are_hit_one_at_a_time(make_app):
+    """limits' MemoryStorage can start its expiry timer twice when two threads hit it at once (a 500):
+    rate_limit() lets hits on it take turns. Observed on the storage itself: never two hits inside it."""
+    from extensions import limiter
+
+    app = make_app({"ratelimit.storage_uri": "memory://", "ratelimit.public": "100000 per minute"})
+    storage = limiter.limiter.storage
+    inside, most = [0], [0]
+    counting = threading.Lock()
+    original = storage.acquire_entry
+
+    def slow_acquire(*args, **kwargs):
+        with counting:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.002)  # a wide window for another thread to enter
+        try:
+            return original(*args, **kwargs)
+        finally:
+            with counting:
+                inside[0] -= 1
+
+    storage.acquire_entry = slow_acquire
+    try:
+        def client_run() -> list[int]:
+            client = app.test_client()
+            return [client.post("/api/auth/health", json={"app": "a"}).status_code for _ in range(10)]
+
+        with ThreadPoolExecutor(6) as pool:
+            codes = [code for run in pool.map(lambda _: client_run(), range(6)) for code in run]
+    finally:
+        del storage.acquire_entry
+    assert codes == [200] * 60
+    assert most[0] == 1
 
 
 def test_requests_carry_no_session_cookie(client, alice_headers):
