@@ -243,15 +243,15 @@ class Result:
     p50_ms: float
     p99_ms: float
     statuses: dict[int, int]
+    rounds: list[float] = field(default_factory=list)  # requests/s of each round (interleaved())
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
-def load(base_url: str, make: RequestFactory | Request, *, name: str, clients: int = 16,
-         seconds: float = 5.0) -> Result:
-    """Drive the server from `clients` processes (keep-alive connections) for `seconds`."""
+def _drive(base_url: str, make: RequestFactory | Request, clients: int, seconds: float):
+    """Latencies, statuses and elapsed seconds of `clients` processes (keep-alive) sending for `seconds`."""
     ctx = mp.get_context("fork")
     out = ctx.Queue()
     procs = [ctx.Process(target=_client, args=(base_url, make, i, seconds, out)) for i in range(clients)]
@@ -262,14 +262,48 @@ def load(base_url: str, make: RequestFactory | Request, *, name: str, clients: i
     elapsed = time.perf_counter() - started
     for p in procs:
         p.join()
-    latencies = sorted(lat for lats, _ in results for lat in lats)
+    latencies = [lat for lats, _ in results for lat in lats]
     statuses: dict[int, int] = {}
     for _, st in results:
         for code, count in st.items():
             statuses[code] = statuses.get(code, 0) + count
+    return latencies, statuses, elapsed
+
+
+def _result(name: str, latencies: list[float], statuses: dict[int, int], elapsed: float,
+            rounds: list[float] | None = None) -> Result:
+    latencies = sorted(latencies)
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else 0.0
     return Result(name, len(latencies), elapsed, (statistics.median(latencies) if latencies else 0) * 1000,
-                  p99 * 1000, statuses)
+                  p99 * 1000, statuses, rounds or [])
+
+
+def load(base_url: str, make: RequestFactory | Request, *, name: str, clients: int = 16,
+         seconds: float = 5.0) -> Result:
+    """Drive the server from `clients` processes (keep-alive connections) for `seconds`."""
+    return _result(name, *_drive(base_url, make, clients, seconds))
+
+
+def interleaved(base_url: str, cases: dict[str, RequestFactory | Request], *, clients: int = 16,
+                seconds: float = 2.0, rounds: int = 5) -> list[Result]:
+    """Each case driven `rounds` times for `seconds`, the cases taking turns: a ratio between two of them
+    then compares the same minutes of a shared machine (background work such as autovacuum, a checkpoint
+    or another process lands on every case alike, not on whichever ran during it). Each Result also keeps
+    its per-round requests/s (`Result.rounds`)."""
+    runs: dict[str, list] = {name: [] for name in cases}
+    for _ in range(rounds):
+        for name, make in cases.items():
+            runs[name].append(_drive(base_url, make, clients, seconds))
+    results = []
+    for name, parts in runs.items():
+        statuses: dict[int, int] = {}
+        for _, st, _ in parts:
+            for code, count in st.items():
+                statuses[code] = statuses.get(code, 0) + count
+        results.append(_result(name, [lat for lats, _, _ in parts for lat in lats], statuses,
+                               sum(elapsed for _, _, elapsed in parts),
+                               [len(lats) / elapsed for lats, _, elapsed in parts]))
+    return results
 
 
 def timed(fn: Callable[[], object], repeat: int = 5) -> float:
@@ -282,10 +316,18 @@ def timed(fn: Callable[[], object], repeat: int = 5) -> float:
     return statistics.median(samples)
 
 
+def round_ratios(result: Result, baseline: Result) -> list[float]:
+    """The ratio to the baseline within each interleaved round."""
+    return [r / b for r, b in zip(result.rounds, baseline.rounds, strict=True) if b]
+
+
 def print_table(results: list[Result], baseline: Result) -> None:
-    """Requests/s, latency and the ratio to the trivial endpoint measured in the same run."""
-    print(f"{'endpoint':<36} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs trivial':>10}  statuses")
+    """Requests/s, latency and the ratio to the trivial endpoint measured in the same run (with interleaved
+    rounds: also the lowest and highest ratio of a single round)."""
+    print(f"{'endpoint':<36} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs trivial':>10} {'rounds':>9}  statuses")
     for r in [baseline, *results]:
         ratio = r.rps / baseline.rps if baseline.rps else 0
-        print(f"{r.name:<36} {r.rps:>9.1f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {ratio:>9.0%}  {r.statuses}")
+        spread = round_ratios(r, baseline) if r.rounds and baseline.rounds else []
+        span = f"{min(spread):.0%}-{max(spread):.0%}" if spread and r is not baseline else ""
+        print(f"{r.name:<36} {r.rps:>9.1f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {ratio:>9.0%} {span:>9}  {r.statuses}")
     sys.stdout.flush()

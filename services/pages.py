@@ -1,11 +1,12 @@
 """Page tracking (seed 003): one visit or a bounded batch, stored all-or-nothing in one INSERT.
 
-The hot path of the server: a visit without a client `time` reads no setting; on PostgreSQL it costs
-one round trip (the INSERT in an implicit transaction), whose commit does not wait for the WAL flush
-when `analytics.track_async_commit` is on: a database crash may lose the last fraction of a second of page
-visits (never corrupts anything), which is the usual trade for analytics ingestion. With
+The hot path of the server: a visit without a client `time` reads no setting. On PostgreSQL the rows
+of concurrent requests of a process share one INSERT (GroupInsert, group commit): one round trip per
+group, each request answered once its own rows are committed. That commit does not wait for the WAL
+flush when `analytics.track_async_commit` is on: a database crash may lose the last fraction of a second
+of page visits (never corrupts anything), the usual trade for analytics ingestion. With
 `analytics.track_buffer_ms` > 0 visits go through a per-process write-behind buffer instead
-(services/track_buffer.py).
+(services/track_buffer.py), answered before they are stored.
 """
 
 from __future__ import annotations
