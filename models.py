@@ -190,7 +190,8 @@ class CheckIn(db.Model):
     __tablename__ = "checkins"
     __table_args__ = (
         Index("idx_checkins_user", "user_id"),
-        Index("idx_checkins_active", "status", "expires_at"),
+        # No index holds expires_at: extending a pass (only expires_at changes) is then an in-place
+        # (HOT) update on PostgreSQL, which writes no index entry (migration 0007, fillfactor 80).
         # At most one active pass per user, enforced by the database even under concurrent check-ins.
         Index("uq_checkins_one_active", "user_id", unique=True,
               postgresql_where=text("status = 'active'"), sqlite_where=text("status = 'active'")),

@@ -180,3 +180,16 @@ def test_deleting_a_user_deletes_their_passes(client, db, admin_headers, alice, 
     client.post("/api/checkin", headers=alice_headers)
     assert client.delete(f"/api/admin/users/{alice.id}", headers=admin_headers).status_code == 200
     assert db.session.scalar(select(func.count()).select_from(CheckIn)) == 0
+
+
+def test_extending_a_pass_changes_no_indexed_column(db):
+    """An extend changes only expires_at; with no index on it (and room on each page on PostgreSQL) the
+    update is heap-only: it writes no index entry (migration 0007)."""
+    from sqlalchemy import inspect, text
+
+    indexed = {column for index in inspect(db.engine).get_indexes("checkins") for column in index["column_names"]}
+    assert "expires_at" not in indexed and {"user_id", "checked_in_at"} <= indexed
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect() as conn:
+            options = conn.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'checkins'")).scalar()
+        assert options == ["fillfactor=80"]
