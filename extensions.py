@@ -75,7 +75,7 @@ _MEMORY_STORAGE_TURN = threading.Lock()
 
 def _hit(limit: str, key: str, scope: str) -> None:
     strategy, prefix = limiter.limiter, current_app.config["RATELIMIT_KEY_PREFIX"]
-    identifiers = (prefix, key or "unknown", scope)
+    identifiers = (prefix, key or "unknown", scope)  # no client address: one shared count, never none
     turn = _MEMORY_STORAGE_TURN if isinstance(strategy.storage, MemoryStorage) else contextlib.nullcontext()
     for item in _parsed(limit):
         with turn:
