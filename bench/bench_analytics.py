@@ -17,7 +17,7 @@ from bench.harness import BenchServer, OpenConnection, Request, interleaved, pri
 
 APP, USERS, PAGES = "bench", 1000, 50
 SESSIONS, VISITS = 100_000, 1_000_000
-CLIENTS, REPEAT, WORKERS = 16, 11, 4
+CLIENTS, REPEAT, WORKERS = 16, 21, 4
 ROUNDS, ROUND_SECONDS = 5, 3  # per endpoint: 15 s, taking turns with the others (harness.interleaved)
 REPORTS = ("heatmap", "most-active", "stats", "summary", "timeline", "daily-time-spent", "time-by-page",
            "session-timeline-detail", "page-stats")

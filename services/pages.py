@@ -1,7 +1,7 @@
 """Page tracking (seed 003): one visit or a bounded batch, stored all-or-nothing in one INSERT.
 
 The hot path of the server: a visit without a client `time` reads no setting. On PostgreSQL the rows
-of concurrent requests of a process share one INSERT (GroupInsert, group commit): one round trip per
+of concurrent requests of a process share one INSERT (services/group_commit.py): one round trip per
 group, each request answered once its own rows are committed. That commit does not wait for the WAL
 flush when `analytics.track_async_commit` is on: a database crash may lose the last fraction of a second
 of page visits (never corrupts anything), the usual trade for analytics ingestion. With
@@ -11,19 +11,17 @@ of page visits (never corrupts anything), the usual trade for analytics ingestio
 
 from __future__ import annotations
 
-import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import current_app
 from sqlalchemy import insert
 
 import settings
 from errors import ApiError
 from extensions import db
 from models import PageVisit
-from services import clock, prepared, track_buffer
+from services import clock, group_commit, prepared, track_buffer
 from services.activity import event_time
 
 
@@ -56,7 +54,7 @@ def track(visits: list[Visit]) -> list[dict]:
         track_buffer.buffer.add(rows, buffer_ms)
         return rows
     if db.engine.dialect.name == "postgresql":
-        current_app.extensions.setdefault("concierge.track_group", GroupInsert()).insert(rows)
+        group_commit.of_app("track", _track_group).run(rows)
     else:
         db.session.execute(insert(PageVisit), rows)
         db.session.commit()
@@ -65,6 +63,16 @@ def track(visits: list[Visit]) -> list[dict]:
 
 COLUMNS = ("app", "user", "page", "seconds", "visited_at", "session_id")
 INSERT_SQL = 'INSERT INTO page_visits (app, "user", page, seconds, visited_at, session_id) VALUES '  # = COLUMNS
+
+
+def _track_group() -> group_commit.Group:
+    return group_commit.Group(_insert_requests, _insert_postgresql)
+
+
+def _insert_requests(requests_rows: list[list[dict]]) -> list[None]:
+    """The rows of several requests in one INSERT (each request's rows stay all-or-nothing with it)."""
+    _insert_postgresql([row for rows in requests_rows for row in rows])
+    return [None] * len(requests_rows)
 
 
 def _insert_postgresql(rows: list[dict]) -> None:
@@ -76,69 +84,3 @@ def _insert_postgresql(rows: list[dict]) -> None:
             for row in rows)
         cursor.execute(prefix.encode() + INSERT_SQL.encode() + values)
 
-
-class _Waiting:
-    """One request's rows in a group insert."""
-
-    __slots__ = ("rows", "done", "error")
-
-    def __init__(self, rows: list[dict]) -> None:
-        self.rows: list[dict] = rows
-        self.done = False
-        self.error: BaseException | None = None
-
-
-class GroupInsert:
-    """Group commit: concurrent track requests of one process share one INSERT.
-
-    A request is still answered only after its own rows are committed. One that finds no insert under
-    way stores the rows of every request waiting so far in one statement (a lone request stores at
-    once: nothing waits for company); requests arriving meanwhile wait and form the next group. Under
-    load a group costs the database one round trip where each visit cost one before."""
-
-    def __init__(self) -> None:
-        self.changed = threading.Condition()
-        self.waiting: list[_Waiting] = []
-        self.inserting = False
-
-    def insert(self, rows: list[dict]) -> None:
-        mine = _Waiting(rows)
-        with self.changed:
-            self.waiting.append(mine)
-            while self.inserting and not mine.done:
-                self.changed.wait()
-            leader = not mine.done
-            if leader:
-                self.inserting = True
-                group, self.waiting = self.waiting, []
-        if leader:
-            try:
-                _store_group(group)
-            except BaseException as failure:  # e.g. the worker's timeout: no request may wait forever
-                for waiting in group:
-                    waiting.error = waiting.error or failure
-                raise
-            finally:
-                with self.changed:
-                    for waiting in group:
-                        waiting.done = True
-                    self.inserting = False
-                    self.changed.notify_all()
-        if mine.error is not None:
-            raise mine.error
-
-
-def _store_group(group: list[_Waiting]) -> None:
-    """Every request's rows in one INSERT; if that fails, each request's on its own, so a request fails
-    only for its own rows (and a batch stays all-or-nothing)."""
-    try:
-        _insert_postgresql([row for waiting in group for row in waiting.rows])
-    except Exception as failure:
-        if len(group) == 1:
-            group[0].error = failure
-            return
-        for waiting in group:
-            try:
-                _insert_postgresql(waiting.rows)
-            except Exception as own:
-                waiting.error = own

@@ -1,4 +1,4 @@
-"""services.pages.GroupInsert: concurrent page-track requests share one INSERT on PostgreSQL (group commit).
+"""services.group_commit for page tracking: concurrent track requests share one INSERT on PostgreSQL.
 
 Grouping is observed in the database itself: rows written by one INSERT carry one transaction id (xmin).
 A lock on page_visits, taken from another connection, holds the first insert so that the next requests
@@ -57,9 +57,9 @@ def test_requests_that_arrive_during_an_insert_are_stored_by_one_insert(app):
     post = lambda page: app.test_client().post("/api/pages/track", json=visit(page))  # noqa: E731
     with ThreadPoolExecutor(4) as pool:
         first = pool.submit(post, "/first")
-        wait_until(lambda: "concierge.track_group" in app.extensions
-                   and app.extensions["concierge.track_group"].inserting)
-        group = app.extensions["concierge.track_group"]
+        wait_until(lambda: "concierge.group.track" in app.extensions
+                   and app.extensions["concierge.group.track"].running)
+        group = app.extensions["concierge.group.track"]
         queued = [pool.submit(post, f"/queued-{n}") for n in range(3)]
         wait_until(lambda: len(group.waiting) == 3)
         held.release()
@@ -75,14 +75,14 @@ def test_requests_that_arrive_during_an_insert_are_stored_by_one_insert(app):
 def test_a_failing_group_stores_each_request_on_its_own(app):
     """One request's rows the database refuses (a page longer than the column; the API's validation stops
     these earlier) fail that request only; the others of its group are stored."""
-    group = pages.GroupInsert()
+    group = pages._track_group()
     now = time.strftime("%Y-%m-%d %H:%M:%S")
 
     def insert(page: str) -> BaseException | None:
         row = {"app": APP, "user": "u1", "page": page, "seconds": 5.0, "visited_at": now, "session_id": None}
         with app.app_context():
             try:
-                group.insert([row])
+                group.run([row])
             except Exception as failure:  # noqa: BLE001 - the outcome is what the test looks at
                 return failure
         return None
@@ -90,7 +90,7 @@ def test_a_failing_group_stores_each_request_on_its_own(app):
     held = HeldTable(app)
     with ThreadPoolExecutor(4) as pool:
         first = pool.submit(insert, "/first")
-        wait_until(lambda: group.inserting)
+        wait_until(lambda: group.running)
         queued = [pool.submit(insert, page) for page in ("/good-1", "/" + "x" * 600, "/good-2")]
         wait_until(lambda: len(group.waiting) == 3)
         held.release()
@@ -100,7 +100,7 @@ def test_a_failing_group_stores_each_request_on_its_own(app):
     xmin = transactions_of(app)
     assert set(xmin) == {"/first", "/good-1", "/good-2"}
     assert xmin["/good-1"] != xmin["/good-2"]  # stored one by one after the group's INSERT failed
-    assert not group.inserting and not group.waiting
+    assert not group.running and not group.waiting
 
 
 def test_many_concurrent_requests_are_all_stored_once(make_app):
