@@ -116,7 +116,7 @@ def main() -> None:
         raw.close()
         http.close()
 
-        track_throughput(server, "default: INSERT + COMMIT per request, synchronous_commit off")
+        track_throughput(server, "default: committed before the answer (group commit), synchronous_commit off")
         server.stop()
         server.env["ANALYTICS_TRACK_BUFFER_MS"] = "200"
         server.start()
