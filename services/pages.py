@@ -83,4 +83,3 @@ def _insert_postgresql(rows: list[dict]) -> None:
             *(row[c] for c in COLUMNS[:5]), str(row["session_id"]) if row["session_id"] else None])
             for row in rows)
         cursor.execute(prefix.encode() + INSERT_SQL.encode() + values)
-
