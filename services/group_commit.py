@@ -36,7 +36,8 @@ class _Waiting(Generic[Item, Result]):
 
 
 class Group(Generic[Item, Result]):
-    """`run_many(items)` -> one result per item, in order, in one statement; `run_one(item)` -> its result."""
+    """`run_many(items)` -> one result per item, in order, in one all-or-nothing statement (so that after
+    it fails, running each item again stores nothing twice); `run_one(item)` -> that item's result."""
 
     def __init__(self, run_many: Callable[[list[Item]], list[Result]], run_one: Callable[[Item], Result]):
         self.run_many, self.run_one = run_many, run_one
@@ -74,11 +75,13 @@ class Group(Generic[Item, Result]):
     def _run_group(self, group: list[_Waiting]) -> None:
         if len(group) > 1:
             try:
-                for waiting, result in zip(group, self.run_many([w.item for w in group]), strict=True):
-                    waiting.result = result
-                return
+                results = self.run_many([w.item for w in group])
             except Exception:  # noqa: BLE001 - retried item by item below, where each failure is its own
                 log.warning("group of %d failed; running each on its own", len(group), exc_info=True)
+            else:
+                for waiting, result in zip(group, results, strict=True):
+                    waiting.result = result
+                return
         for waiting in group:
             try:
                 waiting.result = self.run_one(waiting.item)
