@@ -2,20 +2,18 @@
 
 from flask import Blueprint, jsonify, redirect
 
-from extensions import api_spec, limiter
+from extensions import api_spec
 
 bp = Blueprint("docs", __name__)
 
 
 @bp.get("/api/openapi.json")
-@limiter.exempt
 def openapi():
     """OpenAPI 3 generated from the pydantic schemas the views declare."""
     return jsonify(api_spec.spec)
 
 
 @bp.get("/api/docs")
-@limiter.exempt
 def docs():
     """Interactive documentation (Swagger UI served by spectree)."""
     return redirect("/api/docs/swagger/")

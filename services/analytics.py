@@ -176,7 +176,12 @@ def json_statement(report: str, f: ReportFilter) -> Select | None:
     """
     if report not in DATABASE_ENCODED or _dialect() != "postgresql":
         return None
-    return _json_template(report, f.user != "all", f.start is not None, f.end is not None)
+    return _json_template(report, *_shape(f))
+
+
+def _shape(f: ReportFilter) -> tuple[bool, bool, bool]:
+    """What decides a list statement's text: by one user, from a start, until an end."""
+    return f.user != "all", f.start is not None, f.end is not None
 
 
 def json_params(f: ReportFilter) -> dict[str, Any]:
@@ -217,7 +222,7 @@ def encoded_list(report: str, f: ReportFilter) -> str | None:
     Runs prepared, in autocommit (services.prepared): one round trip, planned once per connection."""
     if json_statement(report, f) is None:
         return None
-    compiled = _json_prepared(report, f.user != "all", f.start is not None, f.end is not None)
+    compiled = _json_prepared(report, *_shape(f))
     return compiled.first_row(json_params(f))[0]
 
 

@@ -54,8 +54,8 @@ def _info_query():
     return select(*_INFO).join(User, User.id == Lock.owner_id)
 
 
-def _infos(query, params: dict[str, Any] | None = None) -> list[LockInfo]:
-    return [LockInfo(*row) for row in db.session.execute(query, params)]
+def _infos(query) -> list[LockInfo]:
+    return [LockInfo(*row) for row in db.session.execute(query)]
 
 
 class LockHeld(ApiError):
