@@ -1,12 +1,13 @@
 """GET /api/model/active-users: seed 004's exact shape, who may read it, paging, one query."""
 
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import event
 
 from extensions import db as _db
-from services import clock
+from services import clock, prepared
 from tests.checkin.conftest import T0
 
 
@@ -40,6 +41,20 @@ def test_feed_answers_seed_shape(client, factory, alice, alice_headers, bob, bob
              "expires_at": "2025-11-09T15:15:00Z", "preferences": [0.3, 0.6, 0.9, 0.1, 0.7]},
         ],
     }
+
+
+def test_feed_escapes_names_and_matches_the_paged_encoding(client, factory, alice, alice_headers, model_headers):
+    """The whole feed is encoded by the database on PostgreSQL and by Python for pages: the same item, byte
+    for byte meaning, even for names JSON must escape."""
+    name = 'Ü "quoted" back\\slash\ttab </script> 🎧'
+    assert client.put("/api/users/me/profile", headers=alice_headers,
+                      json={"display_name": name, "preferences": [0.125, 1, 0, 0.5, 0.999]}).status_code == 200
+    check_in_at(client, alice_headers, T0)
+    whole = client.get("/api/model/active-users", headers=model_headers).get_json()
+    paged = client.get("/api/model/active-users?limit=5", headers=model_headers).get_json()
+    assert whole["data"][0]["display_name"] == name
+    assert whole["data"][0]["preferences"] == [0.125, 1, 0, 0.5, 0.999]
+    assert whole["data"] == paged["data"] and whole["count"] == paged["count"] == 1
 
 
 def test_empty_feed(client, model_headers):
@@ -87,18 +102,40 @@ def test_paging_errors_in_seed004_shape(client, model_headers, make_app):
     assert huge.status_code == 422 and huge.get_json()["details"] == {"max": 10000}
 
 
-def _count_statements(engine):
+class _RecordingCursor:
+    def __init__(self, cursor, statements):
+        self._cursor, self._statements = cursor, statements
+
+    def execute(self, statement, *args):
+        self._statements.append(statement)
+        return self._cursor.execute(statement, *args)
+
+    def __getattr__(self, name):
+        return getattr(self._cursor, name)
+
+
+def _count_statements(engine, monkeypatch):
+    """Every statement sent: through the session (SQLAlchemy's events) or on a raw pooled cursor
+    (prepared.autocommit_cursor, which SQLAlchemy does not see)."""
     statements = []
     event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    opened = prepared.autocommit_cursor
+
+    @contextmanager
+    def recorded():
+        with opened() as (pooled, cursor):
+            yield pooled, _RecordingCursor(cursor, statements)
+
+    monkeypatch.setattr(prepared, "autocommit_cursor", recorded)
     return statements
 
 
 @pytest.mark.parametrize("size", [2, 12])
-def test_feed_reads_checkins_in_one_query(client, factory, model_headers, size):
+def test_feed_reads_checkins_in_one_query(client, factory, model_headers, size, monkeypatch):
     for i in range(size):
         user = factory.user(f"user{i}")
         client.post("/api/checkin", headers=factory.headers(user))
-    statements = _count_statements(_db.engine)
+    statements = _count_statements(_db.engine, monkeypatch)
     feed = client.get("/api/model/active-users", headers=model_headers).get_json()
     assert feed["count"] == size
     reads = [s for s in statements if "checkins" in s]
