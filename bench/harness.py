@@ -111,9 +111,15 @@ class BenchServer:
         self.start()
         return self
 
+    @property
+    def log_path(self) -> Path:
+        """gunicorn's and the app's logs (stdout and stderr; a file: a pipe nobody reads would block the workers)."""
+        return self.instance / "gunicorn.log"
+
     def start(self) -> None:
-        self.process = subprocess.Popen([str(VENV_BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "app:app"],
-                                        cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen([str(VENV_BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "app:app"],
+                                            cwd=ROOT, env=self.env, stdout=log, stderr=log)
         deadline = time.time() + 30
         while time.time() < deadline:
             try:
@@ -122,8 +128,7 @@ class BenchServer:
                     return
             except OSError:
                 time.sleep(0.2)
-        log = self.process.stderr.read().decode() if self.process.stderr else ""
-        raise RuntimeError("gunicorn did not come up:\n" + log)
+        raise RuntimeError("gunicorn did not come up:\n" + self.log_path.read_text(errors="replace"))
 
     def _wait_until_workers_idle(self, deadline: float) -> None:
         """The first answer comes from the first worker that booted; the others may still be importing the
@@ -144,6 +149,17 @@ class BenchServer:
             self.process.terminate()
             self.process.wait(timeout=30)
             self.process = None
+            self.report_server_errors()
+
+    def report_server_errors(self) -> None:
+        """A figure measured while the server failed requests is no figure: say so, with the first traceback."""
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        errors = [line for line in text.splitlines()
+                  if " ERROR " in line or "[ERROR]" in line or line.startswith("Traceback")]
+        if errors:
+            first = text.find("Traceback")
+            print(f"\n!! the server logged {len(errors)} errors (log: {self.log_path}); the first:\n"
+                  f"{text[first:first + 3000] if first >= 0 else errors[0]}", file=sys.stderr)
 
     def __exit__(self, *exc) -> None:
         self.stop()
