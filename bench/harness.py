@@ -117,6 +117,7 @@ class BenchServer:
         return self.instance / "gunicorn.log"
 
     def start(self) -> None:
+        self._log_start = self.log_path.stat().st_size if self.log_path.exists() else 0  # this run's part
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen([str(VENV_BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "app:app"],
                                             cwd=ROOT, env=self.env, stdout=log, stderr=log)
@@ -153,7 +154,9 @@ class BenchServer:
 
     def report_server_errors(self) -> None:
         """A figure measured while the server failed requests is no figure: say so, with the first traceback."""
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        with open(self.log_path, "rb") as log:
+            log.seek(self._log_start)
+            text = log.read().decode(errors="replace")
         errors = [line for line in text.splitlines()
                   if " ERROR " in line or "[ERROR]" in line or line.startswith("Traceback")]
         if errors:
