@@ -153,8 +153,8 @@ def expire_passes() -> int:
 # value: an aggregate's own ORDER BY makes PostgreSQL sort all 20 MB of item text in one process, spilling
 # to disk, while a plain ORDER BY builds and sorts the items in parallel workers (bench_checkin, 100,000
 # passes: the endpoint went from 868-916 to 364-435 ms on one machine). Row order of an ORDER BY is
-# guaranteed; an aggregate over a sorted subquery is only "usually" ordered (PostgreSQL docs), so that
-# shortcut is not taken.
+# guaranteed; an aggregate over a sorted subquery is only "usually" ordered (PostgreSQL docs) and measured
+# no faster.
 PG_FEED_ITEMS_SQL = """
 SELECT '{"user_id":"' || c.user_id::text
     || '","display_name":' || to_json(coalesce(u.display_name, u.username))::text
