@@ -169,8 +169,6 @@ def remembered(app, token: str) -> bool:
 
 
 def test_remembered_token_still_expires(app, client, alice):
-    import time
-
     from flask_jwt_extended import create_access_token, decode_token
 
     token = create_access_token(identity=str(alice.id), additional_claims={"tv": alice.token_version},
@@ -231,8 +229,6 @@ def _two_workers(make_app, recheck_seconds: float):
 
 
 def test_a_logout_applies_in_its_own_worker_at_once_and_in_others_within_recheck_seconds(make_app):
-    import time
-
     mine, other, bearer = _two_workers(make_app, 0.5)
     assert other.get("/api/currentuser", headers=bearer).status_code == 200  # checked, trusted for 0.5 s
     assert mine.get("/api/currentuser", headers=bearer).status_code == 200
