@@ -20,11 +20,10 @@ import settings
 from errors import ApiError, register_errorhandlers, render
 from extensions import api_spec, db, jwt, limiter, mail, migrate
 from logs import configure_logging
+from services import prepared
 
 VERSION = "1.0.0"
 MIN_SECRET_LENGTH = 32
-# A pooled PostgreSQL connection idle longer than this is pinged before use (see _ping_if_idle).
-IDLE_PING_SECONDS = 10.0
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -112,7 +111,7 @@ def _note_idle_since(_dbapi_connection, record) -> None:
 def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
     """Checkout hook: ping a connection that sat idle; a dead one is replaced (the pool retries)."""
     idle_since = record.info.get("idle_since")
-    if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+    if idle_since is None or time.monotonic() - idle_since < prepared.IDLE_PING_SECONDS:
         return
     try:
         cursor = dbapi_connection.cursor()
@@ -147,6 +146,7 @@ def register_extensions(app: Flask) -> None:
         else:
             event.listen(db.engine, "checkin", _note_idle_since)
             event.listen(db.engine, "checkout", _ping_if_idle)
+            app.extensions["concierge.thread_connections"] = prepared.ThreadConnections(db.engine)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     jwt.init_app(app)
     limiter.init_app(app)
@@ -162,12 +162,13 @@ def register_jwt_callbacks(app: Flask) -> None:
 
     @jwt.token_in_blocklist_loader
     def _revoked(_header: dict, payload: dict) -> bool:
-        g.jwt_user, revoked = tokens.load_token_user(payload)
+        g.jwt_account, revoked = tokens.load_token_user(payload)
         return revoked
 
     @jwt.user_lookup_loader
     def _user(_header: dict, _payload: dict):
-        return g.get("jwt_user")
+        account = g.get("jwt_account")
+        return account.user() if account is not None else None
 
     jwt.unauthorized_loader(lambda reason: unauthorized("Missing or malformed Authorization header"))
     jwt.invalid_token_loader(lambda reason: unauthorized(f"Invalid token: {reason}"))
@@ -195,7 +196,7 @@ def register_request_hooks(app: Flask) -> None:
     @app.before_request
     def _assign_request_id():
         # Per-request state starts empty even where an app context outlives a request (test client).
-        for name in ("settings_overrides", "principal", "jwt_user"):
+        for name in ("settings_overrides", "principal", "jwt_account"):
             g.pop(name, None)
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
