@@ -1,7 +1,7 @@
 """Login, tokens and the seed 003 token endpoints."""
 
-from flask import Blueprint, g, jsonify
-from flask_jwt_extended import get_jwt, jwt_required
+from flask import Blueprint, jsonify
+from flask_jwt_extended import get_current_user, get_jwt, jwt_required
 
 import settings
 from blueprints.common import BEARER, PUBLIC, authenticated, current_principal, expects, require_account
@@ -48,7 +48,7 @@ def login(body: LoginIn):
 @expects(resp={200: TokenPair, 401: None}, tags=("auth",), security=BEARER)
 def refresh():
     """A new access token for a valid refresh token (send the refresh token as Bearer)."""
-    issued = tokens.issue_access_token(g.jwt_user, get_jwt().get("app"))
+    issued = tokens.issue_access_token(get_current_user(), get_jwt().get("app"))
     return jsonify({"status": "success", "message": "Token refreshed", **issued, "data": issued})
 
 
@@ -57,7 +57,7 @@ def refresh():
 @expects(json=LogoutIn, resp={200: Envelope, 401: None}, tags=("auth",), security=BEARER)
 def logout(body: LogoutIn):
     """Revoke this access token (and the refresh token if given); `everywhere` revokes all of the user's."""
-    user = tokens.in_session(g.jwt_user)
+    user = tokens.in_session(get_current_user())
     tokens.revoke_payload(get_jwt())
     if body.refresh_token:
         tokens.revoke_encoded(body.refresh_token, user)

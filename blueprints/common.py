@@ -13,8 +13,8 @@ import base64
 import binascii
 import functools
 import json
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from flask import g, request
@@ -28,14 +28,33 @@ from models import ApiKey, User
 from services import accounts, api_keys, tokens
 
 
-@dataclass
 class Principal:
     """Who is calling: an account (JWT, Basic, or a user-owned key) and/or an API key."""
 
-    user: User | None = None
-    key: Any = None  # ApiKey | EnvModelKey
-    app: str | None = None  # the JWT's `app` claim or the key's bound app
-    claims: dict = field(default_factory=dict)
+    def __init__(self, user: User | None = None, key: Any = None, app: str | None = None,
+                 claims: dict | None = None, account: tokens.TokenAccount | None = None) -> None:
+        self.key = key  # ApiKey | EnvModelKey
+        self.app = app  # the JWT's `app` claim or the key's bound app
+        self.claims = claims or {}
+        self._user = user
+        self._account = account  # a JWT's account: its User is built only when something asks for it
+
+    @property
+    def user(self) -> User | None:
+        if self._user is None and self._account is not None:
+            self._user = self._account.user()
+        return self._user
+
+    @user.setter
+    def user(self, value: User | None) -> None:
+        self._user = value
+
+    @property
+    def user_id(self) -> uuid.UUID | None:
+        """The account's id, without building its User."""
+        if self._account is not None:
+            return self._account.id
+        return self._user.id if self._user is not None else None
 
     @property
     def is_admin(self) -> bool:
@@ -150,8 +169,8 @@ def _principal_from_jwt(authorization: str) -> Principal:
         tokens.remember_verification(authorization, header, claims)
     else:
         header, claims = remembered
-        g.jwt_user = tokens.recheck_remembered(header, claims)
-    return Principal(user=g.jwt_user, app=claims.get("app"), claims=claims)
+        g.jwt_account = tokens.recheck_remembered(header, claims)
+    return Principal(account=g.jwt_account, app=claims.get("app"), claims=claims)
 
 
 def _principal_from_basic(header: str) -> Principal:
@@ -219,6 +238,14 @@ def require_user() -> User:
     principal = current_principal()
     principal.user = tokens.in_session(require_account())
     return principal.user
+
+
+def require_account_id() -> uuid.UUID:
+    """The calling account's id without building its User: all that check-in's views need."""
+    account_id = current_principal().user_id
+    if account_id is None:
+        raise ApiError(403, "This action needs a user account")
+    return account_id
 
 
 def require_account() -> User:
