@@ -13,7 +13,6 @@ import base64
 import binascii
 import functools
 import json
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -40,7 +39,13 @@ class Principal:
         self._account = account  # a JWT's account: its User is built only when something asks for it
 
     @property
+    def account(self) -> User | tokens.TokenAccount | None:
+        """The calling account to read (id, username, is_admin...), without building a User for a JWT."""
+        return self._account if self._account is not None else self._user
+
+    @property
     def user(self) -> User | None:
+        """The calling account as an ORM User (built on first use for a JWT)."""
         if self._user is None and self._account is not None:
             self._user = self._account.user()
         return self._user
@@ -50,20 +55,13 @@ class Principal:
         self._user = value
 
     @property
-    def user_id(self) -> uuid.UUID | None:
-        """The account's id, without building its User."""
-        if self._account is not None:
-            return self._account.id
-        return self._user.id if self._user is not None else None
-
-    @property
     def is_admin(self) -> bool:
-        return bool(self.user and self.user.is_admin)
+        return bool(self.account and self.account.is_admin)
 
     @property
     def name(self) -> str:
-        if self.user is not None:
-            return self.user.username
+        if self.account is not None:
+            return self.account.username
         return f"key:{self.key.prefix}" if self.key is not None else "anonymous"
 
     def has_scope(self, scope: str) -> bool:
@@ -75,7 +73,7 @@ class Principal:
             return True
         if self.key is not None and self.key.app == app and (scope is None or self.has_scope(scope)):
             return True
-        return self.user is not None and tracked_user != "all" and tracked_user == self.user.username
+        return self.account is not None and tracked_user != "all" and tracked_user == self.account.username
 
 
 def current_principal() -> Principal:
@@ -235,23 +233,17 @@ def admin_required(view: Callable) -> Callable:
 def require_user() -> User:
     """The calling account, in the request's session (changes to it are committed); 403 for a key that
     acts for no account."""
+    require_account()
     principal = current_principal()
-    principal.user = tokens.in_session(require_account())
+    principal.user = tokens.in_session(principal.user)
     return principal.user
 
 
-def require_account_id() -> uuid.UUID:
-    """The calling account's id without building its User: all that check-in's views need."""
-    account_id = current_principal().user_id
-    if account_id is None:
+def require_account() -> User | tokens.TokenAccount:
+    """The calling account to read (id, username, is_admin...): not put into the session, and for a JWT
+    no User is built. For views that only pass its values on (check-in, lock acquire and release,
+    currentuser); 403 for a key that acts for no account."""
+    account = current_principal().account
+    if account is None:
         raise ApiError(403, "This action needs a user account")
-    return account_id
-
-
-def require_account() -> User:
-    """The calling account to read (id, username, is_admin...), not put into the session: cheaper than
-    require_user() for views that only pass its values on (check-in, lock acquire and release)."""
-    principal = current_principal()
-    if principal.user is None:
-        raise ApiError(403, "This action needs a user account")
-    return principal.user
+    return account

@@ -11,7 +11,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, DateTime, String, bindparam, delete, func, insert, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -24,6 +24,9 @@ from errors import ApiError, forbidden, not_found
 from extensions import db
 from models import Lock, LockRelease, User
 from services import accounts, clock, mail, prepared
+
+if TYPE_CHECKING:
+    from services.tokens import TokenAccount  # a token's account, read-only: id, username, is_admin
 
 MAX_PATH_LENGTH = 1024
 ACQUIRE_ATTEMPTS = 3
@@ -127,7 +130,7 @@ def get_by_id(lock_id: str | int) -> LockInfo:
     return found[0]
 
 
-def acquire(owner: User, raw_path: str, branch: str | None, comment: str | None = None) -> LockInfo:
+def acquire(owner: User | TokenAccount, raw_path: str, branch: str | None, comment: str | None = None) -> LockInfo:
     """Insert the lock; the unique path key makes exactly one of N concurrent callers win."""
     path = normalize_path(raw_path)
     owner_id, owner_name = owner.id, owner.username
@@ -244,7 +247,8 @@ def page_by_cursor(*, path: str | None = None, lock_id: str | None = None, curso
     return rows[:limit], next_cursor
 
 
-def release_for(actor: User, *, force: bool, raw_path: str | None = None, lock_id: str | None = None) -> LockInfo:
+def release_for(actor: User | TokenAccount, *, force: bool, raw_path: str | None = None,
+                lock_id: str | None = None) -> LockInfo:
     """Release a lock by path or id: one statement when the caller may (their own, or admin + force)."""
     if raw_path is not None:
         column, target = "path_key", path_key(normalize_path(raw_path))
@@ -299,7 +303,7 @@ def _release_one(column: str, target: str | int, actor_id: uuid.UUID, by: str, *
     return found[0]
 
 
-def release(lock: LockInfo, actor: User, *, force: bool) -> LockInfo:
+def release(lock: LockInfo, actor: User | TokenAccount, *, force: bool) -> LockInfo:
     """Release one lock: its owner always; someone else only with `force`, and only an admin."""
     forced = lock.owner_id != actor.id
     if forced and not force:

@@ -195,9 +195,10 @@ def test_extending_a_pass_changes_no_indexed_column(db):
         assert options == ["fillfactor=80"]
 
 
-def test_the_page_load_paths_build_no_orm_user(client, alice_headers, monkeypatch):
-    """Check-in, its status and checkout need only the caller's id: a remembered token's account never
-    becomes a User there (that cost check-in about 3% of its throughput). currentuser shows it would."""
+def test_views_that_only_read_the_caller_build_no_orm_user(client, alice_headers, monkeypatch):
+    """Check-in, its status, checkout, lock acquire and release, and currentuser read the caller's id, name
+    or role: a remembered token's account never becomes a User there (that cost check-in about 3% of its
+    throughput). A view that changes the account (the profile) shows the check would catch one."""
     assert client.get("/api/currentuser", headers=alice_headers).status_code == 200  # token now remembered
 
     def no_user(_account):
@@ -207,4 +208,9 @@ def test_the_page_load_paths_build_no_orm_user(client, alice_headers, monkeypatc
     assert client.post("/api/checkin", headers=alice_headers).status_code == 200
     assert client.get("/api/session", headers=alice_headers).get_json()["active"] is True
     assert client.post("/api/checkout", headers=alice_headers).status_code == 200
-    assert client.get("/api/currentuser", headers=alice_headers).status_code == 500
+    me = client.get("/api/currentuser", headers=alice_headers).get_json()["data"]
+    assert me["username"] == "alice" and me["is_admin"] is False
+    assert client.post("/api/locks", json={"asset_path": "Maps/A.umap", "branch": "main"},
+                       headers=alice_headers).status_code == 201
+    assert client.delete("/api/locks/Maps/A.umap", headers=alice_headers).status_code == 200
+    assert client.get("/api/users/me/profile", headers=alice_headers).status_code == 500
