@@ -53,7 +53,7 @@ def track(visits: list[Visit]) -> list[dict]:
     if buffer_ms := settings.static("analytics.track_buffer_ms"):
         track_buffer.buffer.add(rows, buffer_ms)
         return rows
-    if prepared.available():  # the raw pooled cursor of _insert_postgresql
+    if prepared.available():  # the thread's own raw cursor of _insert_postgresql
         group_commit.of_app("track", _track_group).run(rows)
     else:
         db.session.execute(insert(PageVisit), rows)

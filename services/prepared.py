@@ -7,7 +7,7 @@ statements, so on PostgreSQL they run:
 - on the thread's own connection in autocommit (ThreadConnections): the statement is its own
   transaction, one round trip (psycopg2's autocommit flag is client-side; SQLAlchemy's
   isolation_level="AUTOCOMMIT" would set and reset the isolation level on every use);
-- as server-side prepared statements, prepared once per pooled connection, so PostgreSQL skips parse
+- as server-side prepared statements, prepared once per connection, so PostgreSQL skips parse
   and plan (measured: the token check cost the database 0.060 ms of CPU prepared, 0.097 ms not).
 
 Callers keep their session path for SQLite (`available()` says which to take) and must not run one of
@@ -128,8 +128,8 @@ class ThreadConnections:
 
     Why not the pool: checking a connection out and in again takes the pool's lock, which gunicorn's
     threads contend for, and runs its hooks; a check-in request spent more on that than its statement
-    cost the client (measured: check-in at 45-46% of the trivial endpoint's requests/s through the pool,
-    49-50% with a connection per thread). gunicorn's threads live as long as their worker, so each keeps
+    cost the client (measured: check-in at 45-47% of the trivial endpoint's requests/s through the pool,
+    48-50% with a connection per thread). gunicorn's threads live as long as their worker, so each keeps
     one connection, opened by the engine (its connect hooks run) and detached from the pool. It is:
     - closed when its thread ends (it is garbage then) or when the engine is disposed;
     - replaced when found lost (a database restart), together with every connection opened before that

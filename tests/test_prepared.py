@@ -37,7 +37,7 @@ def test_database_errors_come_out_as_sqlalchemy_errors_and_leave_the_connection_
 def test_a_connection_lost_to_a_database_restart_is_replaced_and_the_statement_rerun(app, monkeypatch):
     monkeypatch.setattr(prepared, "IDLE_PING_SECONDS", 1e9)  # the idle ping is not what saves it here
     with app.app_context():
-        assert prepared.fetch_one(DOUBLE, 1) == (2,)  # one pooled connection, statement prepared on it
+        assert prepared.fetch_one(DOUBLE, 1) == (2,)  # the thread's connection, statement prepared on it
         assert _terminate_other_backends(app.extensions["sqlalchemy"]) >= 1
         assert prepared.fetch_one(DOUBLE, 5) == (10,)
         assert prepared.fetch_one(DOUBLE, 6) == (12,)  # the replacement prepared it afresh

@@ -115,7 +115,7 @@ class _RecordingCursor:
 
 
 def _count_statements(engine, monkeypatch):
-    """Every statement sent: through the session (SQLAlchemy's events) or on a raw pooled cursor
+    """Every statement sent: through the session (SQLAlchemy's events) or on a raw cursor
     (prepared.autocommit_cursor, which SQLAlchemy does not see)."""
     statements = []
     event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
