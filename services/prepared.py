@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 import weakref
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 import psycopg2
@@ -162,7 +162,9 @@ class ThreadConnections:
             self._open.discard(owned)
         if getattr(self.local, "owned", None) is owned:
             del self.local.owned
-        self.engine.pool._invalidate(self.engine.raw_connection())
+        # Still down, the database refuses even that: the caller's own error says so, the pool learns later.
+        with suppress(DBAPIError):
+            self.engine.pool._invalidate(self.engine.raw_connection())
 
     def close_all(self, _engine=None) -> None:
         """Engine.dispose(): every thread's connection is closed, as the pool's idle ones are."""

@@ -135,3 +135,17 @@ def test_a_forked_child_never_uses_or_closes_the_parents_connection(app):
         assert prepared.fetch_one(BACKEND)[0] != mine
         assert not owned.connection.closed  # left open: it is the parent's session
     owned.connection.close()
+
+
+def test_while_the_database_stays_down_the_caller_gets_its_error_and_recovers_after(app, monkeypatch):
+    monkeypatch.setattr(prepared, "IDLE_PING_SECONDS", 1e9)
+    engine = app.extensions["sqlalchemy"].engine
+    with app.app_context():
+        prepared.fetch_one(BACKEND)
+        assert _terminate_other_backends(app.extensions["sqlalchemy"]) >= 1
+        refused = OperationalError("connect", {}, Exception("connection refused"))
+        with monkeypatch.context() as down:
+            down.setattr(engine, "raw_connection", lambda: (_ for _ in ()).throw(refused))
+            with pytest.raises(OperationalError):
+                prepared.fetch_one(BACKEND)
+        assert prepared.fetch_one(BACKEND)[0] > 0  # back up: a fresh connection
