@@ -143,9 +143,12 @@ def test_while_the_database_stays_down_the_caller_gets_its_error_and_recovers_af
     with app.app_context():
         prepared.fetch_one(BACKEND)
         assert _terminate_other_backends(app.extensions["sqlalchemy"]) >= 1
-        refused = OperationalError("connect", {}, Exception("connection refused"))
+
+        def refuse():
+            raise OperationalError("connect", {}, Exception("connection refused"))
+
         with monkeypatch.context() as down:
-            down.setattr(engine, "raw_connection", lambda: (_ for _ in ()).throw(refused))
+            down.setattr(engine, "raw_connection", refuse)  # the server is still down: no new connection
             with pytest.raises(OperationalError):
                 prepared.fetch_one(BACKEND)
         assert prepared.fetch_one(BACKEND)[0] > 0  # back up: a fresh connection
