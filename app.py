@@ -114,10 +114,7 @@ def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
     if idle_since is None or time.monotonic() - idle_since < prepared.IDLE_PING_SECONDS:
         return
     try:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("SELECT 1")
-        cursor.close()
-        dbapi_connection.rollback()
+        prepared.ping(dbapi_connection)
     except Exception as exc:  # noqa: BLE001 - any failure means the connection is unusable
         raise DisconnectionError(f"stale pooled connection: {exc}") from exc
 

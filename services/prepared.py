@@ -110,6 +110,14 @@ def fetch_one(statement: Statement, *args) -> tuple | None:
 IDLE_PING_SECONDS = 10.0
 
 
+def ping(connection) -> None:
+    """One round trip on a psycopg2 connection; raises psycopg2.Error if the server is gone. Ends the
+    transaction the SELECT opened on a connection not in autocommit (a no-op in autocommit)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    connection.rollback()
+
+
 class _Owned:
     """One thread's own connection, and the statements prepared on it."""
 
@@ -184,8 +192,7 @@ class ThreadConnections:
             return False
         if time.monotonic() - owned.last_used >= IDLE_PING_SECONDS:
             try:
-                with owned.connection.cursor() as cursor:
-                    cursor.execute("SELECT 1")
+                ping(owned.connection)
             except psycopg2.Error:
                 owned.connection.close()
                 return False

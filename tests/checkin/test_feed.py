@@ -123,8 +123,8 @@ def _count_statements(engine, monkeypatch):
 
     @contextmanager
     def recorded():
-        with opened() as (pooled, cursor):
-            yield pooled, _RecordingCursor(cursor, statements)
+        with opened() as (owned, cursor):
+            yield owned, _RecordingCursor(cursor, statements)
 
     monkeypatch.setattr(prepared, "autocommit_cursor", recorded)
     return statements
