@@ -18,7 +18,7 @@ from sqlalchemy.exc import DisconnectionError
 
 import settings
 from errors import ApiError, register_errorhandlers, render
-from extensions import api_spec, db, jwt, limiter, mail, migrate
+from extensions import api_spec, db, jwt, limiter, mail, migrate, sweep_memory_storage_inline
 from logs import configure_logging
 from services import prepared
 
@@ -147,6 +147,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     jwt.init_app(app)
     limiter.init_app(app)
+    sweep_memory_storage_inline(limiter.storage)
     mail.init_app(app)
 
 

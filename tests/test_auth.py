@@ -1,8 +1,6 @@
 """Login, tokens, revocation and seed 003's token endpoints."""
 
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -319,42 +317,6 @@ def test_429_says_when_to_retry(make_app):
     # another client (address) has its own count
     other = client.post("/api/auth/health", json={"app": "a"}, environ_base={"REMOTE_ADDR": "10.0.0.9"})
     assert other.status_code == 200
-
-
-def test_in_memory_limits_are_hit_one_at_a_time(make_app):
-    """limits' MemoryStorage can start its expiry timer twice when two threads hit it at once (a 500):
-    rate_limit() lets hits on it take turns. Observed on the storage itself: never two hits inside it."""
-    from extensions import limiter
-
-    app = make_app({"ratelimit.storage_uri": "memory://", "ratelimit.public": "100000 per minute"})
-    storage = limiter.limiter.storage
-    inside, most = [0], [0]
-    counting = threading.Lock()
-    original = storage.acquire_entry
-
-    def slow_acquire(*args, **kwargs):
-        with counting:
-            inside[0] += 1
-            most[0] = max(most[0], inside[0])
-        time.sleep(0.002)  # a wide window for another thread to enter
-        try:
-            return original(*args, **kwargs)
-        finally:
-            with counting:
-                inside[0] -= 1
-
-    storage.acquire_entry = slow_acquire
-    try:
-        def client_run() -> list[int]:
-            client = app.test_client()
-            return [client.post("/api/auth/health", json={"app": "a"}).status_code for _ in range(10)]
-
-        with ThreadPoolExecutor(6) as pool:
-            codes = [code for run in pool.map(lambda _: client_run(), range(6)) for code in run]
-    finally:
-        del storage.acquire_entry
-    assert codes == [200] * 60
-    assert most[0] == 1
 
 
 def test_requests_carry_no_session_cookie(client, alice_headers):
