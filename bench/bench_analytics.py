@@ -3,6 +3,8 @@
 Prints each report's HTTP latency next to the very same SQL (compiled from services.analytics) run
 directly over one open psycopg2 connection, and page-track requests/s (single, batch of 100) next to
 GET /healthz. Targets: report < 300 ms and within 1.5x of its raw SQL; single track >= 50% of trivial.
+Tracking is measured three ways: the default (rate limits in memory, visits committed before the answer),
+the write-behind buffer, and rate limits held in Redis as docker-compose deploys them.
 
 Run: make bench BENCH=analytics   (or .venv/bin/python -m bench.bench_analytics)
 """
@@ -13,7 +15,16 @@ import time
 
 import psycopg2
 
-from bench.harness import BenchServer, OpenConnection, Request, interleaved, print_table, request_once, timed
+from bench.harness import (
+    BenchServer,
+    OpenConnection,
+    Request,
+    interleaved,
+    print_table,
+    redis_server_url,
+    request_once,
+    timed,
+)
 
 APP, USERS, PAGES = "bench", 1000, 50
 SESSIONS, VISITS = 100_000, 1_000_000
@@ -127,6 +138,12 @@ def main() -> None:
         server.env["ANALYTICS_TRACK_BUFFER_MS"] = "200"
         server.start()
         track_throughput(server, "ANALYTICS_TRACK_BUFFER_MS=200: write-behind buffer")
+        server.stop()
+        del server.env["ANALYTICS_TRACK_BUFFER_MS"]
+        # docker-compose keeps rate limits in Redis: every public request then pays one more round trip
+        server.env.update(RATELIMIT_STORAGE_URI=redis_server_url(), RATELIMIT_KEY_PREFIX=server.dbname)
+        server.start()
+        track_throughput(server, "RATELIMIT_STORAGE_URI=redis (as in docker-compose): committed before the answer")
 
 
 def track_throughput(server: BenchServer, mode: str) -> None:

@@ -41,6 +41,10 @@ def postgres_server_url() -> str:
     return os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+def redis_server_url() -> str:
+    return os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
 class BenchServer:
     """gunicorn serving app:app on a fresh PostgreSQL database, dropped afterwards."""
 
