@@ -82,8 +82,8 @@ def sweep_memory_storage_inline(storage: object) -> None:
     Here the hit that finds the last sweep MEMORY_SWEEP_SECONDS old sweeps inline instead, one hit at a
     time, with the storage's own sweep; hits never wait for each other beyond the storage's per-key locks.
     A sweep only frees memory: the moving window reads entry times, so an unswept stale entry counts for
-    nothing. Replaces a private (name-mangled) method on this one instance; tests/test_rate_limits.py
-    fails if limits changes it."""
+    nothing. It also forgets the keys it emptied (_forget_emptied_keys). Replaces a private (name-mangled)
+    method on this one instance; tests/test_rate_limits.py fails if limits changes it."""
     if not isinstance(storage, MemoryStorage):
         return
     sweeping = threading.Lock()
@@ -96,6 +96,7 @@ def sweep_memory_storage_inline(storage: object) -> None:
         try:
             next_sweep[0] = now + MEMORY_SWEEP_SECONDS
             storage._MemoryStorage__expire_events()
+            _forget_emptied_keys(storage)
         except Exception:  # noqa: BLE001 - e.g. a key reset meanwhile; the next sweep frees what this missed
             log.warning("in-memory rate-limit sweep failed; retried in %s s", MEMORY_SWEEP_SECONDS, exc_info=True)
         finally:
@@ -104,11 +105,26 @@ def sweep_memory_storage_inline(storage: object) -> None:
     storage._MemoryStorage__schedule_expiry = sweep_when_due
 
 
+def _forget_emptied_keys(storage: MemoryStorage) -> None:
+    """The storage's own sweep empties a key's entries but keeps the key, so every client address ever seen
+    stays in memory for the life of the worker: growth anyone with many addresses (IPv6) could drive.
+    Dropped here under the key's lock. A hit still holding a lock the storage's sweep had already dropped
+    can then meet a KeyError before it stored anything; _hit runs it once more."""
+    for key in [key for key, entries in list(storage.events.items()) if not entries]:
+        with storage.locks[key]:
+            if not storage.events.get(key):
+                storage.events.pop(key, None)
+                storage.locks.pop(key, None)
+
+
 def _hit(limit: str, key: str, scope: str) -> None:
     strategy, prefix = limiter.limiter, current_app.config["RATELIMIT_KEY_PREFIX"]
     identifiers = (prefix, key or "unknown", scope)  # no client address: one shared count, never none
     for item in _parsed(limit):
-        allowed = strategy.hit(item, *identifiers)
+        try:
+            allowed = strategy.hit(item, *identifiers)
+        except KeyError:  # the in-memory sweep forgot this key mid-hit (_forget_emptied_keys): nothing stored
+            allowed = strategy.hit(item, *identifiers)
         reset_at = None if allowed else strategy.get_window_stats(item, *identifiers).reset_time
         if reset_at is not None:
             raise ApiError(429, f"Too many requests: limit is {item}", headers={
