@@ -7,8 +7,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
 import extensions
 from extensions import limiter
 
@@ -142,13 +140,12 @@ def test_a_failing_sweep_is_logged_and_the_request_still_answered(make_app, monk
     assert "in-memory rate-limit sweep failed" in caplog.text
 
 
-@pytest.mark.parametrize("uri", ["memory://"])
-def test_the_private_method_replaced_still_exists_upstream(uri):
+def test_the_private_methods_used_still_exist_upstream():
     """The sweep replaces MemoryStorage's name-mangled timer method on one instance; if limits renames it,
     the replacement would silently do nothing and the timer (and its race) would be back."""
     from limits.storage import MemoryStorage, storage_from_string
 
-    storage = storage_from_string(uri)
+    storage = storage_from_string("memory://")
     assert isinstance(storage, MemoryStorage)
     assert callable(getattr(MemoryStorage, "_MemoryStorage__schedule_expiry", None))
     assert callable(getattr(MemoryStorage, "_MemoryStorage__expire_events", None))
