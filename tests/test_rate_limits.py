@@ -13,10 +13,22 @@ from extensions import limiter
 MEMORY = {"ratelimit.storage_uri": "memory://"}
 
 
+def _memory_app(make_app, limit: str):
+    """An app on a fresh in-memory storage with `limit` on its public endpoints, counts reset."""
+    app = make_app({**MEMORY, "ratelimit.public": limit})
+    with app.app_context():
+        limiter.reset()
+    return app
+
+
+def _post(client, address: str = "127.0.0.1") -> int:
+    return client.post("/api/auth/health", json={"app": "a"}, environ_base={"REMOTE_ADDR": address}).status_code
+
+
 def _racing_posts(app, clients: int = 6, each: int = 10) -> list[int]:
     def client_run(_) -> list[int]:
         client = app.test_client()
-        return [client.post("/api/auth/health", json={"app": "a"}).status_code for _ in range(each)]
+        return [_post(client) for _ in range(each)]
 
     with ThreadPoolExecutor(clients) as pool:
         return [code for run in pool.map(client_run, range(clients)) for code in run]
@@ -56,47 +68,31 @@ def test_hits_run_side_by_side_and_start_no_timer_threads(make_app):
 
 def test_racing_clients_never_exceed_a_limit(make_app):
     """Six clients (one address) race 60 requests at a limit of 20: exactly 20 pass, without turns."""
-    app = make_app({**MEMORY, "ratelimit.public": "20 per minute"})
-    with app.app_context():
-        limiter.reset()
-    codes = _racing_posts(app)
+    codes = _racing_posts(_memory_app(make_app, "20 per minute"))
     assert sorted(codes) == [200] * 20 + [429] * 40
 
 
 def test_expired_entries_are_swept_by_a_later_hit(make_app, monkeypatch):
-    app = make_app({**MEMORY, "ratelimit.public": "2 per 1 second"})
-    storage = limiter.storage
-    with app.app_context():
-        limiter.reset()
+    client, storage = _memory_app(make_app, "2 per 1 second").test_client(), limiter.storage
     monkeypatch.setattr(extensions, "MEMORY_SWEEP_SECONDS", 0.2)
-    client = app.test_client()
-
-    def post(address: str) -> int:
-        return client.post("/api/auth/health", json={"app": "a"}, environ_base={"REMOTE_ADDR": address}).status_code
-
-    assert [post("10.0.0.1") for _ in range(3)] == [200, 200, 429]
+    assert [_post(client, "10.0.0.1") for _ in range(3)] == [200, 200, 429]
     first_keys = [key for key in storage.events if "10.0.0.1" in key]
     assert first_keys and all(storage.events[key] for key in first_keys)
     time.sleep(1.3)  # the window (1 s) and a sweep interval have passed
-    assert post("10.0.0.2") == 200  # this hit sweeps
+    assert _post(client, "10.0.0.2") == 200  # this hit sweeps
     assert not any("10.0.0.1" in key for key in [*storage.events, *storage.locks])  # forgotten, not just emptied
     assert any(storage.events[key] for key in storage.events if "10.0.0.2" in key)
-    assert post("10.0.0.1") == 200  # and the first client counts from zero again
+    assert _post(client, "10.0.0.1") == 200  # and the first client counts from zero again
 
 
 def test_many_client_addresses_leave_nothing_behind_once_expired(make_app, monkeypatch):
     """limits' own sweep keeps every emptied key: one per client address ever seen, for the worker's life."""
-    app = make_app({**MEMORY, "ratelimit.public": "5 per 1 second"})
-    storage = limiter.storage
-    with app.app_context():
-        limiter.reset()
+    client, storage = _memory_app(make_app, "5 per 1 second").test_client(), limiter.storage
     monkeypatch.setattr(extensions, "MEMORY_SWEEP_SECONDS", 0.2)
-    client = app.test_client()
-    for n in range(200):
-        client.post("/api/auth/health", json={"app": "a"}, environ_base={"REMOTE_ADDR": f"2001:db8::{n:x}"})
+    assert {_post(client, f"2001:db8::{n:x}") for n in range(200)} == {200}
     assert len(storage.events) >= 200
     time.sleep(1.3)
-    client.post("/api/auth/health", json={"app": "a"}, environ_base={"REMOTE_ADDR": "10.0.0.3"})
+    assert _post(client, "10.0.0.3") == 200
     assert [key for key in storage.events if "10.0.0.3" not in key] == []
     assert [key for key in storage.locks if "10.0.0.3" not in key] == []
 
@@ -104,10 +100,7 @@ def test_many_client_addresses_leave_nothing_behind_once_expired(make_app, monke
 def test_a_hit_that_meets_a_forgotten_key_is_run_again(make_app, monkeypatch):
     """The sweep can drop a key while a hit holding an older lock is halfway through it: the KeyError comes
     before the hit stored anything, and the hit is run once more (counted once)."""
-    app = make_app({**MEMORY, "ratelimit.public": "100 per minute"})
-    strategy = limiter.limiter
-    with app.app_context():
-        limiter.reset()
+    app, strategy = _memory_app(make_app, "100 per minute"), limiter.limiter
     original, calls = strategy.hit, []
 
     def forgotten_once(*args, **kwargs):
@@ -117,7 +110,7 @@ def test_a_hit_that_meets_a_forgotten_key_is_run_again(make_app, monkeypatch):
         return original(*args, **kwargs)
 
     monkeypatch.setattr(strategy, "hit", forgotten_once)
-    assert app.test_client().post("/api/auth/health", json={"app": "a"}).status_code == 200
+    assert _post(app.test_client()) == 200
     assert len(calls) == 2
     assert sum(len(entries) for entries in limiter.storage.events.values()) == 1
 
@@ -156,16 +149,12 @@ def test_the_private_methods_used_still_exist_upstream():
 def test_hits_racing_a_sweep_on_every_hit_never_fail(make_app, monkeypatch):
     """The worst case for the sweep: it runs on every hit, while eight clients from twenty addresses hit
     keys whose entries keep expiring. No hit fails, and none passes a limit it should not."""
-    app = make_app({**MEMORY, "ratelimit.public": "3 per 1 second"})
-    with app.app_context():
-        limiter.reset()
+    app = _memory_app(make_app, "3 per 1 second")
     monkeypatch.setattr(extensions, "MEMORY_SWEEP_SECONDS", 0)
 
     def client_run(index: int) -> list[int]:
         client = app.test_client()
-        return [client.post("/api/auth/health", json={"app": "a"},
-                            environ_base={"REMOTE_ADDR": f"10.1.0.{(index * 100 + n) % 20}"}).status_code
-                for n in range(100)]
+        return [_post(client, f"10.1.0.{(index * 100 + n) % 20}") for n in range(100)]
 
     started = time.monotonic()
     with ThreadPoolExecutor(8) as pool:
