@@ -84,7 +84,8 @@ SETTINGS: dict[str, Setting] = {
         Setting("security.argon2.memory_kib", Annotated[int, Field(ge=8)], 65536, "ARGON2_MEMORY_KIB",
                 help="argon2id memory per hash"),
         Setting("ratelimit.storage_uri", str, "memory://", "RATELIMIT_STORAGE_URI",
-                help="Flask-Limiter storage (`redis://...` in production)"),
+                help="Flask-Limiter storage (`redis://...` in production: limits then hold across workers and "
+                     "replicas, at one Redis round trip per limited request)"),
         Setting("ratelimit.enabled", bool, True, "RATELIMIT_ENABLED", help="switch every rate limit off/on"),
         Setting("ratelimit.key_prefix", str, "concierge", "RATELIMIT_KEY_PREFIX",
                 help="prefix of rate-limit keys in shared storage"),
