@@ -128,23 +128,30 @@ locks_cli = AppGroup("locks", help="Asset locks.")
 @click.option("--owner", help="only this user's locks")
 @click.option("--branch", help="only locks on this branch")
 @click.option("--prefix", help="only paths starting with this")
-def list_locks(owner: str | None, branch: str | None, prefix: str | None) -> None:
-    """Active locks, newest first: path, owner, branch, locked at."""
-    from services import locks
+@click.option("--repo", help="only this repository's locks (default: every repository)")
+def list_locks(owner: str | None, branch: str | None, prefix: str | None, repo: str | None) -> None:
+    """Active locks, newest first: path, owner, branch, locked at, repository."""
+    from services import locks, repos
 
-    items, _ = locks.list_locks(owner=owner, branch=branch, prefix=prefix, per_page=1_000_000)
+    try:
+        items, _ = locks.list_locks(repos.get(repo) if repo else None, owner=owner, branch=branch, prefix=prefix,
+                                    per_page=1_000_000)
+    except ApiError as exc:
+        raise click.ClickException(exc.message) from None
     for lock in items:
-        click.echo(f"{lock.asset_path}\t{lock.owner}\t{lock.branch or '-'}\t{lock.created_at.isoformat()}Z")
+        click.echo(f"{lock.asset_path}\t{lock.owner}\t{lock.branch or '-'}\t{lock.created_at.isoformat()}Z"
+                   f"\t{lock.repository}")
 
 
 @locks_cli.command("release")
 @click.argument("path")
-def release_lock(path: str) -> None:
+@click.option("--repo", default="default", show_default=True, help="the repository holding the lock")
+def release_lock(path: str, repo: str) -> None:
     """Release the lock on PATH whoever holds it (recorded as an admin release by `cli`)."""
-    from services import locks
+    from services import locks, repos
 
     try:
-        lock = locks.release_path(path, "cli")
+        lock = locks.release_path(repos.get(repo), path, "cli")
     except ApiError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"released {lock.asset_path} (held by {lock.owner})")
@@ -152,11 +159,16 @@ def release_lock(path: str) -> None:
 
 @locks_cli.command("release-branch")
 @click.argument("branch")
-def release_branch(branch: str) -> None:
+@click.option("--repo", help="only in this repository (default: every repository)")
+def release_branch(branch: str, repo: str | None) -> None:
     """Release every lock on BRANCH (recorded as a branch release by `cli`)."""
-    from services import locks
+    from services import locks, repos
 
-    click.echo(f"released {locks.release_branch(branch, None)} locks on {branch}")
+    try:
+        count = locks.release_branch(branch, None, repo=repos.get(repo) if repo else None)
+    except ApiError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"released {count} locks on {branch}")
 
 
 api_keys_cli = AppGroup("api-keys", help="Service API keys (shown once, stored hashed).")

@@ -145,6 +145,53 @@ class AccountChange(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+class Repository(db.Model):
+    """A Git repository served by the LFS endpoints: its locks and objects; open to all unless restricted."""
+
+    __tablename__ = "repositories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    # Restricted: only members (and admins) may read or write it.
+    restricted: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    quota_bytes: Mapped[int | None] = mapped_column(BigInteger)  # None: the lfs.default_quota_bytes setting
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=clock.now)
+
+
+class RepositoryMember(db.Model):
+    """An account's access to a restricted repository: `read` or `write`."""
+
+    __tablename__ = "repository_members"
+    __table_args__ = (CheckConstraint("access IN ('read', 'write')", name="ck_repository_members_access"),)
+
+    repository_id: Mapped[int] = mapped_column(Integer, ForeignKey("repositories.id", ondelete="CASCADE"),
+                                               primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True,
+                                               index=True)
+    access: Mapped[str] = mapped_column(String(8), nullable=False)
+
+
+class LfsObject(db.Model):
+    """A stored Git LFS object, content-addressed by its sha256 and stored once for every repository."""
+
+    __tablename__ = "lfs_objects"
+
+    oid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=clock.now)
+
+
+class RepositoryObject(db.Model):
+    """An object a repository may read: linked once its bytes were uploaded to (and verified for) it."""
+
+    __tablename__ = "repository_objects"
+
+    repository_id: Mapped[int] = mapped_column(Integer, ForeignKey("repositories.id", ondelete="CASCADE"),
+                                               primary_key=True)
+    oid: Mapped[str] = mapped_column(String(64), ForeignKey("lfs_objects.oid"), primary_key=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=clock.now)
+
+
 class Lock(db.Model):
     """An exclusive lock on one asset path (seed 002 and the Git LFS locking API share this table)."""
 
@@ -152,10 +199,14 @@ class Lock(db.Model):
     __table_args__ = (
         # The one arbiter of who holds a path. Pattern ops let the same index serve prefix filters
         # (`LIKE 'content/maps/%'`) under PostgreSQL's non-C collations.
-        db.Index("uq_locks_path_key", "path_key", unique=True, postgresql_ops={"path_key": "varchar_pattern_ops"}),
+        # One lock per path per repository (issue 19).
+        db.Index("uq_locks_repository_path_key", "repository_id", "path_key", unique=True,
+                 postgresql_ops={"path_key": "varchar_pattern_ops"}),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    repository_id: Mapped[int] = mapped_column(Integer, ForeignKey("repositories.id", ondelete="CASCADE"),
+                                               nullable=False)
     asset_path: Mapped[str] = mapped_column(String(1024), nullable=False)
     # lower(asset_path): the unique key, so `Hero.uasset` and `hero.uasset` (one file on Windows) clash.
     path_key: Mapped[str] = mapped_column(String(1024), nullable=False)
@@ -182,6 +233,7 @@ class LockRelease(db.Model):
     released_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, index=True)
     released_by: Mapped[str | None] = mapped_column(String(64))  # None: the auto-release sweep
     reason: Mapped[str] = mapped_column(String(16), nullable=False)
+    repository: Mapped[str | None] = mapped_column(String(64))  # the repository's name at release time
 
 
 class CheckIn(db.Model):

@@ -212,6 +212,7 @@ class LfsListQuery(Lenient):
     cursor: str | None = Field(default=None, max_length=40)
     limit: int = Field(default=100, ge=1)
     refspec: str | None = Field(default=None, max_length=1024)
+    repo: str | None = Field(default=None, max_length=64)
 
 
 class LfsVerifyIn(Lenient):
@@ -228,6 +229,7 @@ class LfsUnlockIn(Lenient):
 class LfsOwner(BaseModel):
     name: str
 
+    repo: str | None = Field(default=None, max_length=64)
 
 class LfsLock(BaseModel):
     id: str

@@ -1,23 +1,46 @@
-"""The Git LFS locking API (git-lfs docs/api/locking.md) on the same lock table: `lfs.url = <server>/api/lfs`.
+"""The Git LFS locking API (git-lfs docs/api/locking.md), per repository.
 
-Auth is HTTP Basic (password, or a user-owned API key) as git's credential helper sends after a 401
-with `WWW-Authenticate: Basic`, or a Bearer token. `ref`/`refspec` are accepted and ignored: a lock
+`lfs.url = <server>/api/repos/<name>/lfs` serves one repository's locks (and its objects: blueprints/
+lfs_objects.py); `<server>/api/lfs` serves the repository `default`, as before repositories existed.
+Auth is HTTP Basic (password, or an API key with scope `lfs`) as git's credential helper sends after a
+401 with `WWW-Authenticate: Basic`, or a Bearer token. `ref`/`refspec` are accepted and ignored: a lock
 holds a path on every branch, as the spec's single-branch locking describes.
 """
 
+from collections.abc import Callable
+
 from flask import Blueprint, jsonify
 
-from blueprints.common import authenticated, expects, require_account, require_user
+from blueprints.common import authenticated, expects, require_account
 from envelope import iso_z_seconds
 from errors import LFS_MEDIA_TYPE, ApiError, use_family
 from schemas import LfsError, LfsListQuery, LfsLockIn, LfsLockList, LfsLockOut, LfsUnlockIn, LfsVerifyIn, LfsVerifyOut
-from services import locks
+from services import locks, repos
 
-bp = use_family(Blueprint("lfs", __name__, url_prefix="/api/lfs"), "lfs")
+bp = use_family(Blueprint("lfs", __name__), "lfs")
 
+DEFAULT_PREFIX = "/api/lfs"
+REPO_PREFIX = "/api/repos/<repo>/lfs"
 TAGS = ("git-lfs",)
 SECURITY = [{"basicAuth": []}, {"bearerAuth": []}]
 MAX_LIMIT = 1000
+
+
+def lfs_route(rule: str, methods: list[str]) -> Callable:
+    """Serve a view at `/api/repos/<repo>/lfs<rule>` and, for the repository `default`, `/api/lfs<rule>`.
+    Two endpoint names, so werkzeug never redirects one URL to the other."""
+
+    def register(view: Callable) -> Callable:
+        bp.add_url_rule(REPO_PREFIX + rule, f"repo_{view.__name__}", view, methods=methods)
+        bp.add_url_rule(DEFAULT_PREFIX + rule, view.__name__, view, methods=methods,
+                        defaults={"repo": repos.DEFAULT})
+        return view
+
+    return register
+
+
+def repository(name: str, need: repos.Access) -> repos.Repo:
+    return repos.authorize(name, require_account(), need)
 
 
 def lfs_lock(lock: locks.LockInfo) -> dict:
@@ -37,51 +60,52 @@ def _branch(ref) -> str | None:
     return name.removeprefix("refs/heads/") if name else None
 
 
-@bp.post("/locks")
-@authenticated(basic=True)
-@expects(json=LfsLockIn, resp={201: LfsLockOut, 401: LfsError, 409: LfsError, 422: LfsError}, tags=TAGS,
-         security=SECURITY)
-def create_lock(body: LfsLockIn):
+@lfs_route("/locks", ["POST"])
+@authenticated("lfs", basic=True)
+@expects(json=LfsLockIn, resp={201: LfsLockOut, 401: LfsError, 403: LfsError, 409: LfsError, 422: LfsError},
+         tags=TAGS, security=SECURITY)
+def create_lock(repo: str, body: LfsLockIn):
     """Create a lock; 409 carries the existing lock and a message naming its holder."""
+    target = repository(repo, "write")
     try:
-        lock = locks.acquire(require_account(), body.path, _branch(body.ref))
+        lock = locks.acquire(target, require_account(), body.path, _branch(body.ref))
     except locks.LockHeld as held:
         raise ApiError(409, held.message, extra={"lock": lfs_lock(held.lock)}) from None
     return lfs_response({"lock": lfs_lock(lock)}, 201)
 
 
-@bp.get("/locks")
-@authenticated(basic=True)
-@expects(query=LfsListQuery, resp={200: LfsLockList, 401: LfsError}, tags=TAGS, security=SECURITY)
-def list_locks(query: LfsListQuery):
+@lfs_route("/locks", ["GET"])
+@authenticated("lfs", basic=True)
+@expects(query=LfsListQuery, resp={200: LfsLockList, 401: LfsError, 403: LfsError}, tags=TAGS, security=SECURITY)
+def list_locks(repo: str, query: LfsListQuery):
     """List locks, newest first, by `path` or `id`; `cursor`/`limit` paginate (`next_cursor`)."""
-    require_user()
-    rows, next_cursor = locks.page_by_cursor(path=query.path, lock_id=query.id, cursor=query.cursor,
-                                             limit=min(query.limit, MAX_LIMIT))
+    rows, next_cursor = locks.page_by_cursor(repository(repo, "read"), path=query.path, lock_id=query.id,
+                                             cursor=query.cursor, limit=min(query.limit, MAX_LIMIT))
     payload: dict = {"locks": [lfs_lock(lock) for lock in rows]}
     if next_cursor:
         payload["next_cursor"] = next_cursor
     return lfs_response(payload)
 
 
-@bp.post("/locks/verify")
-@authenticated(basic=True)
-@expects(json=LfsVerifyIn, resp={200: LfsVerifyOut, 401: LfsError}, tags=TAGS, security=SECURITY)
-def verify_locks(body: LfsVerifyIn):
-    """Locks split into `ours` (the caller's) and `theirs`, for push verification."""
-    user = require_user()
-    rows, next_cursor = locks.page_by_cursor(cursor=body.cursor, limit=min(body.limit, MAX_LIMIT))
-    payload: dict = {"ours": [lfs_lock(lock) for lock in rows if lock.owner_id == user.id],
-                     "theirs": [lfs_lock(lock) for lock in rows if lock.owner_id != user.id]}
+@lfs_route("/locks/verify", ["POST"])
+@authenticated("lfs", basic=True)
+@expects(json=LfsVerifyIn, resp={200: LfsVerifyOut, 401: LfsError, 403: LfsError}, tags=TAGS, security=SECURITY)
+def verify_locks(repo: str, body: LfsVerifyIn):
+    """Locks split into `ours` (the caller's) and `theirs`, for push verification (`locksverify`)."""
+    account = require_account()
+    rows, next_cursor = locks.page_by_cursor(repository(repo, "read"), cursor=body.cursor,
+                                             limit=min(body.limit, MAX_LIMIT))
+    payload: dict = {"ours": [lfs_lock(lock) for lock in rows if lock.owner_id == account.id],
+                     "theirs": [lfs_lock(lock) for lock in rows if lock.owner_id != account.id]}
     if next_cursor:
         payload["next_cursor"] = next_cursor
     return lfs_response(payload)
 
 
-@bp.post("/locks/<lock_id>/unlock")
-@authenticated(basic=True)
+@lfs_route("/locks/<lock_id>/unlock", ["POST"])
+@authenticated("lfs", basic=True)
 @expects(json=LfsUnlockIn, resp={200: LfsLockOut, 403: LfsError, 404: LfsError}, tags=TAGS, security=SECURITY)
-def unlock(lock_id: str, body: LfsUnlockIn):
+def unlock(repo: str, lock_id: str, body: LfsUnlockIn):
     """Delete a lock: the owner, or an admin with `force`."""
-    lock = locks.release_for(require_account(), force=body.force, lock_id=lock_id)
+    lock = locks.release_for(repository(repo, "write"), require_account(), force=body.force, lock_id=lock_id)
     return lfs_response({"lock": lfs_lock(lock)})

@@ -201,8 +201,10 @@ def acquire_many(repo: Repo, owner: Account, raw_paths: list[str], branch: str |
 
 
 def list_locks(repo: Repo | None, *, owner: str | None = None, branch: str | None = None,
-               prefix: str | None = None, page: int = 1, per_page: int = 50) -> tuple[list[LockInfo], int]:
-    """Newest first, filtered by repository (None: all), owner username, branch and path prefix."""
+               prefix: str | None = None, page: int = 1, per_page: int = 50,
+               oldest_first: bool = False) -> tuple[list[LockInfo], int]:
+    """Newest first (oldest first: the console's board), filtered by repository (None: all), owner username,
+    branch and path prefix."""
     query = _info_query()
     if repo is not None:
         query = query.where(_in(repo))
@@ -216,7 +218,8 @@ def list_locks(repo: Repo | None, *, owner: str | None = None, branch: str | Non
         escaped = start.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(Lock.path_key.like(escaped + "%", escape="\\"))
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    return _infos(query.order_by(Lock.id.desc()).offset((page - 1) * per_page).limit(per_page)), total
+    order = Lock.id.asc() if oldest_first else Lock.id.desc()
+    return _infos(query.order_by(order).offset((page - 1) * per_page).limit(per_page)), total
 
 
 def page_by_cursor(repo: Repo, *, path: str | None = None, lock_id: str | None = None, cursor: str | None = None,

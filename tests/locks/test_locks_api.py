@@ -47,13 +47,19 @@ def test_paths_are_normalized(client, alice_headers, lock_path, raw, stored):
     ("Content/", "empty segments are not allowed"),
     ("/", "empty"),
     ("C:/Windows/x", "absolute paths are not allowed"),
-    ("Content/a\x00b", "control characters are not allowed"),
+    ("Content/a\x01b", "control characters are not allowed"),
     ("a" * 1025, "longer than 1024 characters"),
 ])
 def test_bad_paths_are_rejected(client, alice_headers, lock_path, raw, reason):
     resp = lock_path(alice_headers, raw)
     assert resp.status_code == 422
     assert resp.get_json()["details"] == {"field": "asset_path", "reason": reason}
+    assert Lock.query.count() == 0
+
+
+def test_a_nul_byte_in_a_path_stores_nothing(client, alice_headers, lock_path):
+    resp = lock_path(alice_headers, "Content/a\x00b")
+    assert resp.status_code in (400, 422) and resp.get_json()["status"] == "error"  # the JSON reader may refuse NUL
     assert Lock.query.count() == 0
 
 

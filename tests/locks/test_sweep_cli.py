@@ -4,14 +4,14 @@ from datetime import datetime, timedelta
 
 import jobs
 from models import JobRun, Lock, LockRelease
-from services import clock, configuration, locks
+from services import clock, configuration, locks, repos
 
 T0 = datetime(2026, 3, 1, 12, 0, 0)
 
 
 def _lock_at(user, path, at, branch="main"):
     with clock.frozen(at):
-        return locks.acquire(user, path, branch)
+        return locks.acquire(repos.get(repos.DEFAULT), user, path, branch)
 
 
 def test_sweep_releases_only_locks_older_than_the_setting(app, alice, bob):
