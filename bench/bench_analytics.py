@@ -3,8 +3,8 @@
 Prints each report's HTTP latency next to the very same SQL (compiled from services.analytics) run
 directly over one open psycopg2 connection, and page-track requests/s (single, batch of 100) next to
 GET /healthz. Targets: report < 300 ms and within 1.5x of its raw SQL; single track >= 50% of trivial.
-Tracking is measured three ways: the default (rate limits in memory, visits committed before the answer),
-the write-behind buffer, and rate limits held in Redis as docker-compose deploys them.
+Tracking is measured two ways: the default (rate limits in memory, visits committed before the answer)
+and rate limits held in Redis as docker-compose deploys them.
 
 Run: make bench BENCH=analytics   (or .venv/bin/python -m bench.bench_analytics)
 """
@@ -64,11 +64,9 @@ from services import analytics
 f = analytics.ReportFilter(app="{APP}", user="all", tz="{TZ}")
 out = {{}}
 for name in analytics.REPORTS:
-    # the SQL the endpoint runs: the database-encoded list where there is one, else the report's rows
-    encoded = analytics.json_statement(name, f)
-    encoded = encoded.params(analytics.json_params(f)) if encoded is not None else None
+    # the SQL the endpoint runs (the report's rows; Python shapes them)
     out[name] = [str(s.compile(dialect=db.engine.dialect, compile_kwargs={{"literal_binds": True}}))
-                 for s in ([encoded] if encoded is not None else analytics.statements(name, f))]
+                 for s in analytics.statements(name, f)]
 print(json.dumps(out))
 """
 
@@ -133,13 +131,8 @@ def main() -> None:
         raw.close()
         http.close()
 
-        track_throughput(server, "default: committed before the answer (group commit), synchronous_commit off")
+        track_throughput(server, "default: committed before the answer, synchronous_commit off (one setting)")
         server.stop()
-        server.env["ANALYTICS_TRACK_BUFFER_MS"] = "200"
-        server.start()
-        track_throughput(server, "ANALYTICS_TRACK_BUFFER_MS=200: write-behind buffer")
-        server.stop()
-        del server.env["ANALYTICS_TRACK_BUFFER_MS"]
         # docker-compose keeps rate limits in Redis: every public request then pays one more round trip
         server.env.update(RATELIMIT_STORAGE_URI=redis_server_url(), RATELIMIT_KEY_PREFIX=server.dbname)
         server.start()

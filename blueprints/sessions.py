@@ -8,8 +8,8 @@ and `public-timeline` need no credentials but answer only for apps listed in `an
 from flask import Blueprint, Response, jsonify, request
 
 import settings
-from blueprints.common import BEARER_OR_KEY, PUBLIC, authenticated, current_principal, expects
-from envelope import hhmmss, iso_z, success, success_encoded
+from blueprints.common import BEARER_OR_KEY, PUBLIC, authenticated, current_principal, expects, public
+from envelope import hhmmss, iso_z, success
 from errors import ApiError, forbidden, not_found
 from extensions import rate_limit
 from schemas import Envelope, ReportIn, SessionEventIn, SessionStartIn
@@ -121,11 +121,7 @@ def answer_report(report: str, body: ReportIn, data: dict):
 def _report_route(report: str) -> None:
     def view(body: ReportIn):
         authorize(body.app, body.user, "analytics:read")
-        f = report_filter(body)
-        if not wants_csv(body) and (listed := analytics.encoded_list(report, f)) is not None:
-            key = analytics.DATABASE_ENCODED[report]
-            return success_encoded(f'{{"{key}":{listed}}}', MESSAGES[report])
-        return answer_report(report, body, analytics.run(report, f))
+        return answer_report(report, body, analytics.run(report, report_filter(body)))
 
     view.__name__ = "report_" + report.replace("-", "_")
     view.__doc__ = f"Seed 003 `{report}` report, computed in SQL; `tz`, `from`, `to`, `format=csv`."

@@ -8,28 +8,11 @@ start/resume (the idle rule), so an abandoned tab does not inflate totals.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    DateTime,
-    Float,
-    Integer,
-    Select,
-    Text,
-    bindparam,
-    case,
-    cast,
-    func,
-    literal,
-    null,
-    select,
-    tuple_,
-)
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy import DateTime, Select, case, func, literal, null, select, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
 import settings
@@ -38,7 +21,7 @@ from extensions import db
 from models import ActivitySession as S
 from models import PageVisit as P
 from models import SessionEvent as E
-from services import clock, prepared
+from services import clock
 from services.sqltime import LocalTime, greatest, least, seconds_between
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -86,17 +69,11 @@ def local_time(f: ReportFilter, column, where: list[ColumnElement]) -> LocalTime
     return LocalTime(dialect, f.tz, low, high)
 
 
-def duration_seconds(now: datetime | None = None, *, bound: bool = False) -> ColumnElement:
-    """Active time of a session; the running stretch of an open one is capped by the idle rule.
-
-    `bound`: `now` and the cap are bind parameters (`now`, `idle_cap`) instead of values (see json_statement).
-    """
+def duration_seconds(now: datetime | None = None) -> ColumnElement:
+    """Active time of a session; the running stretch of an open one is capped by the idle rule."""
     dialect = _dialect()
-    if bound:
-        now_sql, cap_sql = bindparam("now", type_=DateTime), bindparam("idle_cap", type_=Float)
-    else:
-        now_sql = literal(now or clock.now(), DateTime)
-        cap_sql = literal(settings.get("analytics.idle_cap_minutes") * 60.0)
+    now_sql = literal(now or clock.now(), DateTime)
+    cap_sql = literal(settings.get("analytics.idle_cap_minutes") * 60.0)
     running = seconds_between(dialect, now_sql, S.last_resumed_at)
     capped = least(dialect, greatest(dialect, running, literal(0.0)), cap_sql)
     return S.active_seconds + case((S.status == "active", capped), else_=literal(0.0))
@@ -147,95 +124,10 @@ def statements(report: str, f: ReportFilter) -> list[Select]:
     raise KeyError(report)
 
 
-# ---------------------------------------------------------------- lists the database encodes (PostgreSQL)
-# `timeline` and `session-timeline-detail` list up to analytics.report_row_limit sessions; shaping them row
-# by row in Python costs several times their SQL. On PostgreSQL the database builds the JSON list itself
-# (as the check-in feed does), with the same formats as envelope.iso_z and envelope.hhmmss.
-DATABASE_ENCODED = {"timeline": "timeline", "session-timeline-detail": "detailed_timeline"}  # report: data key
-
-
-def _iso_z_sql(column) -> ColumnElement:
-    # to_char's MS truncates like isoformat(timespec="milliseconds"); the columns hold naive UTC
-    return func.to_char(column, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
-
-
-def _hhmmss_sql(seconds) -> ColumnElement:
-    # round() of a double rounds half to even, as Python's round(); hours keep all their digits
-    total = cast(func.greatest(0, func.round(cast(func.coalesce(seconds, 0), Float))), BigInteger)
-    hours = cast(total // 3600, Text)
-    return func.concat(func.lpad(hours, func.greatest(2, func.length(hours)), "0"), ":",
-                       func.lpad(cast(func.mod(total, 3600) // 60, Text), 2, "0"), ":",
-                       func.lpad(cast(func.mod(total, 60), Text), 2, "0"))
-
-
-def json_statement(report: str, f: ReportFilter) -> Select | None:
-    """One SELECT of one JSON array (the report's list) on PostgreSQL; None where Python shapes the rows.
-
-    Built once per filter shape with bind parameters (json_params gives their values): building this
-    tree of functions cost 1.7 ms of CPU, half again as much as the database spends running it.
-    """
-    if report not in DATABASE_ENCODED or _dialect() != "postgresql":
-        return None
-    return _json_template(report, *_shape(f))
-
-
-def _shape(f: ReportFilter) -> tuple[bool, bool, bool]:
-    """What decides a list statement's text: by one user, from a start, until an end."""
-    return f.user != "all", f.start is not None, f.end is not None
-
-
-def json_params(f: ReportFilter) -> dict[str, Any]:
-    """The values of json_statement's bind parameters for this filter."""
-    params = {"app": f.app, "user": f.user, "start": f.start, "end": f.end, "now": clock.now(),
-              "idle_cap": settings.get("analytics.idle_cap_minutes") * 60.0,
-              "row_limit": settings.get("analytics.report_row_limit")}
-    return {name: value for name, value in params.items() if value is not None}
-
-
-@functools.cache
-def _json_template(report: str, by_user: bool, from_start: bool, until_end: bool) -> Select:
-    f = ReportFilter(app=bindparam("app"), user=bindparam("user") if by_user else "all",
-                     start=bindparam("start", type_=DateTime) if from_start else None,
-                     end=bindparam("end", type_=DateTime) if until_end else None)
-    row_limit = bindparam("row_limit", type_=Integer)
-    if report == "timeline":
-        rows = (select(S.id, S.started_at, S.ended_at, duration_seconds(bound=True)).where(*session_where(f))
-                .order_by(S.started_at.desc(), S.id).limit(row_limit))
-        sid, started, ended, seconds = rows.subquery().c
-        item = func.json_build_object("session_id", sid, "start_time", _iso_z_sql(started),
-                                      "end_time", _iso_z_sql(ended), "duration", _hhmmss_sql(seconds))
-        listed = func.json_agg(aggregate_order_by(item, started.desc(), sid))
-        return select(cast(func.coalesce(listed, func.json_build_array()), Text))
-    newest = statements_newest(f, row_limit).subquery()
-    event = func.json_build_object("type", E.type, "timestamp", _iso_z_sql(E.at))
-    per_session = (select(newest.c.id, newest.c.started_at,
-                          func.json_agg(aggregate_order_by(event, E.at, E.id)).label("events"))
-                   .join(E, E.session_id == newest.c.id).group_by(newest.c.id, newest.c.started_at).subquery())
-    item = func.json_build_object("session_id", per_session.c.id, "events", per_session.c.events)
-    listed = func.json_agg(aggregate_order_by(item, per_session.c.started_at.desc(), per_session.c.id))
-    return select(cast(func.coalesce(listed, func.json_build_array()), Text))  # text: psycopg2 would parse json
-
-
-def encoded_list(report: str, f: ReportFilter) -> str | None:
-    """The report's list as JSON text from the database, or None (other databases: see REPORTS).
-
-    Runs prepared, in autocommit (services.prepared): one round trip, planned once per connection."""
-    if json_statement(report, f) is None:
-        return None
-    compiled = _json_prepared(report, *_shape(f))
-    return compiled.first_row(json_params(f))[0]
-
-
-@functools.cache
-def _json_prepared(report: str, by_user: bool, from_start: bool, until_end: bool) -> prepared.Compiled:
-    name = f"concierge_{report.replace('-', '_')}_{int(by_user)}{int(from_start)}{int(until_end)}"
-    return prepared.compile_select(name, _json_template(report, by_user, from_start, until_end))
-
-
-def statements_newest(f: ReportFilter, row_limit: int | ColumnElement | None = None) -> Select:
+def statements_newest(f: ReportFilter) -> Select:
     """The sessions `session-timeline-detail` lists: the newest analytics.report_row_limit."""
     return (select(S.id, S.started_at).where(*session_where(f)).order_by(S.started_at.desc(), S.id)
-            .limit(row_limit if row_limit is not None else settings.get("analytics.report_row_limit")))
+            .limit(settings.get("analytics.report_row_limit")))
 
 
 def _rows(report: str, f: ReportFilter) -> list[list[Any]]:

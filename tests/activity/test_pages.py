@@ -110,23 +110,3 @@ def test_page_reports_filter_by_time_and_bucket_nothing_else(tracker):
     csv_resp = tracker.post("/api/pages/stats", {"app": APP, "user": "alice", "format": "csv"})
     assert csv_resp.mimetype == "text/csv"
     assert csv_resp.data.decode().splitlines() == ["page,visits,total_time,average_time", "/a,2,00:02:30,00:01:15"]
-
-
-def test_write_behind_buffer_stores_on_flush(make_app):
-    from services import track_buffer
-
-    app = make_app({"analytics.track_buffer_ms": 60_000})  # long interval: only the explicit flush writes
-    with app.app_context():
-        from tests.conftest import Factory
-
-        factory = Factory(app)
-        client = app.test_client()
-        headers = factory.headers(factory.user("root", is_admin=True))
-        visits = [{"user": "u1", "app": APP, "page": "/a", "timespent": 10}] * 3
-        resp = client.post("/api/pages/track", json=visits)
-        assert resp.status_code == 200 and resp.get_json()["data"]["tracked"] == 3
-        stats = lambda: client.post("/api/pages/stats", json={"app": APP, "user": "all"},  # noqa: E731
-                                    headers=headers).get_json()["data"]["page_stats"]
-        assert stats() == {}
-        assert track_buffer.buffer.flush() == 3
-        assert stats() == {"/a": {"visits": 3, "total_time": "00:00:30", "average_time": "00:00:10"}}
