@@ -18,13 +18,15 @@ from sqlalchemy.exc import DisconnectionError
 
 import settings
 from errors import ApiError, register_errorhandlers, render
-from extensions import api_spec, db, jwt, limiter, mail, migrate, sweep_memory_storage_inline
+from extensions import api_spec, db, jwt, limiter, mail, migrate
 from logs import configure_logging
-from services import prepared
 
 VERSION = "1.0.0"
 MIN_SECRET_LENGTH = 32
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# A pooled connection idle this long is pinged at checkout (a database restart or a firewall's idle timeout
+# leaves dead ones); busy connections are not, so the hot path pays no extra round trip.
+IDLE_PING_SECONDS = 10.0
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -37,6 +39,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_jwt_callbacks(app)
     register_request_hooks(app)
     register_errorhandlers(app)
+    register_wire_rules(app)
     register_blueprints(app)
     register_metrics(app)
     register_proxy_fix(app)
@@ -59,11 +62,20 @@ def load_settings(app: Flask, overrides: dict[str, Any] | None) -> None:
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(uri),
         MAX_CONTENT_LENGTH=values["http.max_body_bytes"],
         JWT_SECRET_KEY=values["jwt.secret_key"],
-        JWT_TOKEN_LOCATION=["headers"],
+        # API views read headers only; the console's views read its cookie (blueprints/console_session.py)
+        JWT_TOKEN_LOCATION=["headers", "cookies"],
+        JWT_ACCESS_COOKIE_PATH="/console/",
+        JWT_ACCESS_CSRF_COOKIE_PATH="/console/",
+        JWT_COOKIE_SAMESITE="Lax",
+        JWT_COOKIE_SECURE=values["console.cookie_secure"],
+        JWT_COOKIE_CSRF_PROTECT=True,
+        JWT_CSRF_CHECK_FORM=True,  # the console's sign-out form posts its CSRF token as a field
         JWT_ERROR_MESSAGE_KEY="message",
         RATELIMIT_STORAGE_URI=values["ratelimit.storage_uri"],
         RATELIMIT_KEY_PREFIX=values["ratelimit.key_prefix"],
-        RATELIMIT_HEADERS_ENABLED=False,  # rate_limit() sets the 429 headers itself
+        RATELIMIT_HEADERS_ENABLED=False,  # the 429 carries them (extensions.too_many_requests); 200s need none
+        # Storage unreachable (Redis down): serve without limits and log it, never a 500 (docs/operations.md)
+        RATELIMIT_SWALLOW_ERRORS=True,
         # a moving window: a fixed one lets a client burst twice the limit across a window boundary
         RATELIMIT_STRATEGY="moving-window",
         RATELIMIT_ENABLED=values["ratelimit.enabled"],
@@ -111,10 +123,13 @@ def _note_idle_since(_dbapi_connection, record) -> None:
 def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
     """Checkout hook: ping a connection that sat idle; a dead one is replaced (the pool retries)."""
     idle_since = record.info.get("idle_since")
-    if idle_since is None or time.monotonic() - idle_since < prepared.IDLE_PING_SECONDS:
+    if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
         return
     try:
-        prepared.ping(dbapi_connection)
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT 1")
+        cursor.close()
+        dbapi_connection.rollback()  # end the transaction the SELECT opened
     except Exception as exc:  # noqa: BLE001 - any failure means the connection is unusable
         raise DisconnectionError(f"stale pooled connection: {exc}") from exc
 
@@ -143,11 +158,9 @@ def register_extensions(app: Flask) -> None:
         else:
             event.listen(db.engine, "checkin", _note_idle_since)
             event.listen(db.engine, "checkout", _ping_if_idle)
-            app.extensions["concierge.thread_connections"] = prepared.ThreadConnections(db.engine)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     jwt.init_app(app)
     limiter.init_app(app)
-    sweep_memory_storage_inline(limiter.storage)
     mail.init_app(app)
 
 
@@ -160,13 +173,12 @@ def register_jwt_callbacks(app: Flask) -> None:
 
     @jwt.token_in_blocklist_loader
     def _revoked(_header: dict, payload: dict) -> bool:
-        g.jwt_account, revoked = tokens.load_token_user(payload)
+        g.jwt_user, revoked = tokens.load_token_user(payload)
         return revoked
 
     @jwt.user_lookup_loader
     def _user(_header: dict, _payload: dict):
-        account = g.get("jwt_account")
-        return account.user() if account is not None else None
+        return g.get("jwt_user")  # loaded by the revocation check above: one query per request
 
     jwt.unauthorized_loader(lambda reason: unauthorized("Missing or malformed Authorization header"))
     jwt.invalid_token_loader(lambda reason: unauthorized(f"Invalid token: {reason}"))
@@ -194,7 +206,7 @@ def register_request_hooks(app: Flask) -> None:
     @app.before_request
     def _assign_request_id():
         # Per-request state starts empty even where an app context outlives a request (test client).
-        for name in ("settings_overrides", "principal", "jwt_account"):
+        for name in ("settings_overrides", "principal", "jwt_user"):
             g.pop(name, None)
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
@@ -203,6 +215,13 @@ def register_request_hooks(app: Flask) -> None:
     def _echo_request_id(response):
         response.headers["X-Request-ID"] = g.get("request_id", "")
         return response
+
+
+def register_wire_rules(app: Flask) -> None:
+    """Strict JSON in and out, no NUL in URLs, no `//` redirects (wire.py); before the blueprints' rules."""
+    import wire
+
+    wire.init_app(app)
 
 
 # One line per blueprint module (blueprints/<name>.py, each exposing `bp`).
@@ -223,6 +242,7 @@ BLUEPRINT_MODULES = (
     "sessions",
     "pages",
     "analytics",
+    "console",
 )
 
 

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("concierge.errors")
@@ -126,6 +127,16 @@ def _from_http(exc: HTTPException):
     return render(ApiError(exc.code or 500, message, headers=headers))
 
 
+def _from_rate_limit(exc):
+    """Flask-Limiter's RateLimitExceeded, in the shape and with the headers of every other 429."""
+    import time
+
+    from extensions import limiter, too_many_requests
+
+    current = limiter.current_limit
+    return render(too_many_requests(exc.limit.limit, current.window.reset_time if current else time.time() + 60))
+
+
 def _from_integrity(exc: IntegrityError):
     # A unique/foreign-key race lost to another request is the client's conflict, not our crash.
     from extensions import db
@@ -133,6 +144,24 @@ def _from_integrity(exc: IntegrityError):
     db.session.rollback()
     details = str(exc.orig) if current_app.debug else None
     return render(ApiError(409, "Conflict with existing data", details))
+
+
+def _database_unavailable(exc: Exception):
+    """The database is down, restarting or out of connections: a JSON 503 the client may retry, at once (the
+    pool replaces dead connections on their next use), rather than a 500 that reads as our bug."""
+    from extensions import db
+
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:  # its connection is gone; the session is discarded at teardown anyway
+        pass
+    log.warning("database unavailable: %s", str(exc).partition("\n")[0], extra={"request_id": _request_id()})
+    return render(ApiError(503, "Database unavailable, retry shortly", headers={"Retry-After": "1"}))
+
+
+def _from_dbapi(exc: DBAPIError):
+    # Any other driver error on a connection found dead (e.g. "connection already closed") is an outage too.
+    return _database_unavailable(exc) if exc.connection_invalidated else _from_unexpected(exc)
 
 
 def _from_unexpected(exc: Exception):
@@ -145,8 +174,15 @@ def _from_unexpected(exc: Exception):
 
 
 def register_errorhandlers(app: Flask) -> None:
-    """JSON for every error: ApiError, HTTP errors (404/405/413/415/429...), integrity races, crashes."""
+    """JSON for every error: ApiError, HTTP errors (404/405/413/415/429...), integrity races, database
+    outages (503), crashes."""
+    from flask_limiter import RateLimitExceeded
+
     app.register_error_handler(ApiError, render)
+    app.register_error_handler(RateLimitExceeded, _from_rate_limit)
     app.register_error_handler(HTTPException, _from_http)
     app.register_error_handler(IntegrityError, _from_integrity)
+    for unavailable in (OperationalError, DisconnectionError, PoolTimeout):
+        app.register_error_handler(unavailable, _database_unavailable)
+    app.register_error_handler(DBAPIError, _from_dbapi)
     app.register_error_handler(Exception, _from_unexpected)

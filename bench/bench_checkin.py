@@ -66,7 +66,7 @@ def raw_database_feed(conn) -> bytes:
 
     now = datetime.now(UTC).replace(tzinfo=None)
     with conn.cursor() as cur:
-        cur.execute(PG_FEED_ITEMS_SQL, {"now": now})
+        cur.execute(PG_FEED_ITEMS_SQL.replace(":now", "%(now)s"), {"now": now})
         items = [row[0] for row in cur.fetchall()]
     stamp = now.replace(microsecond=0).isoformat() + "Z"
     return f'{{"success":true,"count":{len(items)},"timestamp":"{stamp}","data":[{",".join(items)}]}}'.encode()

@@ -2,11 +2,10 @@
 
 from flask import Blueprint
 
-import settings
 from blueprints.auth import user_json
-from blueprints.common import BEARER, PUBLIC, authenticated, current_principal, expects, require_user
+from blueprints.common import BEARER, PUBLIC, authenticated, current_principal, expects, public, require_user
 from envelope import iso_z, success
-from extensions import rate_limit
+from extensions import password_check
 from schemas import EmailChangeIn, Envelope, PasswordChangeIn
 from services import account_changes, tokens
 from services.account_changes import EMAIL, PASSWORD, ChangeOutcome
@@ -26,29 +25,31 @@ def _answer(outcome: ChangeOutcome, kind: str):
 
 
 @bp.put("/api/users/me/password")
-@rate_limit(lambda: settings.get("ratelimit.login"))  # the password check must not become an oracle
 @authenticated()
 @expects(json=PasswordChangeIn, resp={200: Envelope, 202: Envelope, 401: None, 403: None, 422: None},
          tags=("account",), security=BEARER)
 def change_password(body: PasswordChangeIn):
     """Change your password (current one required); with mail on, it applies once the mailed link is opened."""
-    outcome = account_changes.request_password_change(require_user(), body.current_password, body.new_password)
+    user = require_user()
+    outcome = password_check(user.username, lambda: account_changes.request_password_change(
+        user, body.current_password, body.new_password))
     return _answer(outcome, PASSWORD)
 
 
 @bp.put("/api/users/me/email")
-@rate_limit(lambda: settings.get("ratelimit.login"))  # the password check must not become an oracle
 @authenticated()
 @expects(json=EmailChangeIn, resp={200: Envelope, 202: Envelope, 400: None, 401: None, 403: None, 409: None,
                                    422: None}, tags=("account",), security=BEARER)
 def change_email(body: EmailChangeIn):
     """Change your e-mail (password required); with mail on, a link goes to the new address, a notice to the old."""
-    outcome = account_changes.request_email_change(require_user(), body.password, body.new_email)
+    user = require_user()
+    outcome = password_check(user.username, lambda: account_changes.request_email_change(
+        user, body.password, body.new_email))
     return _answer(outcome, EMAIL)
 
 
 @bp.get("/api/confirm-email/<token>")
-@rate_limit(lambda: settings.get("ratelimit.public"))
+@public
 @expects(resp={200: Envelope, 400: None, 409: None, 410: None}, tags=("account",), security=PUBLIC)
 def confirm_email(token: str):
     """Apply the e-mail change this link stands for (once; 410 once expired)."""
@@ -57,7 +58,7 @@ def confirm_email(token: str):
 
 
 @bp.get("/api/confirm-password/<token>")
-@rate_limit(lambda: settings.get("ratelimit.public"))
+@public
 @expects(resp={200: Envelope, 400: None, 409: None, 410: None}, tags=("account",), security=PUBLIC)
 def confirm_password(token: str):
     """Apply the password change this link stands for (once; 410 once expired); older tokens are revoked."""

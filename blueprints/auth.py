@@ -3,11 +3,19 @@
 from flask import Blueprint, jsonify
 from flask_jwt_extended import get_current_user, get_jwt, jwt_required
 
-import settings
-from blueprints.common import BEARER, PUBLIC, authenticated, current_principal, expects, require_account
+from blueprints.common import (
+    BEARER,
+    PUBLIC,
+    authenticated,
+    current_principal,
+    declare_key_scopes,
+    expects,
+    public,
+    require_account,
+)
 from envelope import iso_z, success
 from errors import ApiError
-from extensions import db, rate_limit
+from extensions import db, password_check
 from schemas import AppIn, Envelope, LoginIn, LogoutIn, TokenPair
 from services import accounts, tokens
 
@@ -19,22 +27,12 @@ def user_json(user) -> dict:
             "display_name": user.display_name, "created_at": iso_z(user.created_at)}
 
 
-def _login_limit_key() -> str:
-    # Per client address *and* username: one attacker cannot lock out everybody from one NAT.
-    from flask import request
-    from flask_limiter.util import get_remote_address
-
-    body = request.get_json(silent=True)
-    name = body.get("username") if isinstance(body, dict) else None
-    return f"{get_remote_address()}|{str(name or '').lower()[:64]}"
-
-
 @bp.post("/api/login")
-@rate_limit(lambda: settings.get("ratelimit.login"), key_func=_login_limit_key)
+@declare_key_scopes()
 @expects(json=LoginIn, resp={200: TokenPair, 401: None, 422: None}, tags=("auth",), security=PUBLIC)
 def login(body: LoginIn):
     """Exchange username and password for an access and a refresh token."""
-    user = accounts.authenticate(body.username, body.password)
+    user = password_check(body.username, lambda: accounts.authenticate(body.username, body.password))
     if user is None:
         raise ApiError(401, "Invalid username or password")
     issued = tokens.issue_tokens(user, body.app)
@@ -44,7 +42,8 @@ def login(body: LoginIn):
 
 
 @bp.post("/api/token/refresh")
-@jwt_required(refresh=True)
+@declare_key_scopes()
+@jwt_required(refresh=True, locations=["headers"])
 @expects(resp={200: TokenPair, 401: None}, tags=("auth",), security=BEARER)
 def refresh():
     """A new access token for a valid refresh token (send the refresh token as Bearer)."""
@@ -53,11 +52,12 @@ def refresh():
 
 
 @bp.post("/api/logout")
-@jwt_required()
+@declare_key_scopes()
+@jwt_required(locations=["headers"])
 @expects(json=LogoutIn, resp={200: Envelope, 401: None}, tags=("auth",), security=BEARER)
 def logout(body: LogoutIn):
     """Revoke this access token (and the refresh token if given); `everywhere` revokes all of the user's."""
-    user = tokens.in_session(get_current_user())
+    user = get_current_user()
     tokens.revoke_payload(get_jwt())
     if body.refresh_token:
         tokens.revoke_encoded(body.refresh_token, user)
@@ -100,7 +100,7 @@ def _token_info(claims: dict) -> dict:
 
 
 @bp.post("/api/auth/health")
-@rate_limit(lambda: settings.get("ratelimit.public"))
+@public
 @expects(json=AppIn, resp={200: Envelope}, tags=("health",), security=PUBLIC)
 def auth_health(body: AppIn):
     """Seed 003: public health check of the authentication service."""

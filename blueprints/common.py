@@ -12,56 +12,44 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-import json
 from collections.abc import Callable
 from typing import Any
 
 from flask import g, request
-from flask_jwt_extended import get_jwt, get_jwt_header, verify_jwt_in_request
+from flask_jwt_extended import get_current_user, get_jwt, verify_jwt_in_request
 from pydantic import BaseModel, ValidationError
 from spectree import Response
 
+import settings
+import wire
 from errors import ApiError
-from extensions import api_spec, db
+from extensions import api_spec, db, limiter, password_check
 from models import ApiKey, User
-from services import accounts, api_keys, tokens
+from services import accounts, api_keys
 
 
 class Principal:
-    """Who is calling: an account (JWT, Basic, or a user-owned key) and/or an API key."""
+    """Who is calling: an account (JWT, Basic, or a key bound to an account) and/or an API key."""
 
     def __init__(self, user: User | None = None, key: Any = None, app: str | None = None,
-                 claims: dict | None = None, account: tokens.TokenAccount | None = None) -> None:
+                 claims: dict | None = None) -> None:
+        self.user = user
         self.key = key  # ApiKey | EnvModelKey
         self.app = app  # the JWT's `app` claim or the key's bound app
         self.claims = claims or {}
-        self._user = user
-        self._account = account  # a JWT's account: its User is built only when something asks for it
 
     @property
-    def account(self) -> User | tokens.TokenAccount | None:
-        """The calling account to read (id, username, is_admin...), without building a User for a JWT."""
-        return self._account if self._account is not None else self._user
-
-    @property
-    def user(self) -> User | None:
-        """The calling account as an ORM User (built on first use for a JWT)."""
-        if self._user is None and self._account is not None:
-            self._user = self._account.user()
-        return self._user
-
-    @user.setter
-    def user(self, value: User | None) -> None:
-        self._user = value
+    def account(self) -> User | None:
+        return self.user
 
     @property
     def is_admin(self) -> bool:
-        return bool(self.account and self.account.is_admin)
+        return bool(self.user is not None and self.user.is_admin)
 
     @property
     def name(self) -> str:
-        if self.account is not None:
-            return self.account.username
+        if self.user is not None:
+            return self.user.username
         return f"key:{self.key.prefix}" if self.key is not None else "anonymous"
 
     def has_scope(self, scope: str) -> bool:
@@ -100,8 +88,10 @@ def json_payload() -> Any:
     if not request.is_json:
         raise ApiError(415, "Content-Type must be application/json")
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return wire.loads(raw)  # strict: no NaN/Infinity, no NUL, bounded nesting
+    except wire.UnacceptableJSON as exc:
+        raise ApiError(400, "Malformed JSON body", {"reason": str(exc), "loc": exc.loc}) from None
+    except ValueError as exc:  # syntax errors and undecodable bytes (UnicodeDecodeError is a ValueError)
         raise ApiError(400, "Malformed JSON body", str(exc)) from None
 
 
@@ -149,60 +139,85 @@ def _unauthorized(message: str, *, basic: bool = False) -> ApiError:
 
 
 def _principal_from_key(key_value: str, scopes: tuple[str, ...]) -> Principal:
+    """An API key passes only an endpoint that declares one of its scopes (admin endpoints declare none)."""
+    if not scopes:
+        raise _unauthorized("This endpoint needs a user token, not an API key")
     key = api_keys.verify_key(key_value)
     if key is None:
         raise _unauthorized("Invalid or revoked API key")
-    if scopes and not any(scope in key.scopes for scope in scopes):
+    if not any(scope in key.scopes for scope in scopes):
         raise ApiError(403, "API key lacks the required scope", {"required": list(scopes)})
     user = db.session.get(User, key.user_id) if key.user_id else None
     return Principal(user=user, key=key, app=key.app)
 
 
-def _principal_from_jwt(authorization: str) -> Principal:
-    remembered = tokens.remembered_verification(authorization)
-    if remembered is None:
-        # The library's full check; errors become 401 through the loaders in app.register_jwt_callbacks.
-        verify_jwt_in_request()
-        header, claims = get_jwt_header(), get_jwt()
-        tokens.remember_verification(authorization, header, claims)
-    else:
-        header, claims = remembered
-        g.jwt_account = tokens.recheck_remembered(header, claims)
-    return Principal(account=g.jwt_account, app=claims.get("app"), claims=claims)
+def _principal_from_jwt() -> Principal:
+    # The library's full check, with the revocation query of app.register_jwt_callbacks (one per request);
+    # its failures become 401 through the loaders there. Headers only: the console's cookie is its own.
+    verify_jwt_in_request(locations=["headers"])
+    claims = get_jwt()
+    return Principal(user=get_current_user(), app=claims.get("app"), claims=claims)
 
 
-def _principal_from_basic(header: str) -> Principal:
-    """git's credential helper: username + password, or username + one of that user's API keys."""
+def _basic_credentials(header: str) -> tuple[str, str]:
     try:
-        username, _, secret = base64.b64decode(header.split(" ", 1)[1]).decode().partition(":")
+        username, _, secret = base64.b64decode(header.split(" ", 1)[1], validate=True).decode().partition(":")
     except (IndexError, ValueError, binascii.Error, UnicodeDecodeError):
         raise _unauthorized("Malformed Basic credentials", basic=True) from None
-    if secret.startswith(api_keys.KEY_PREFIX):
-        key = api_keys.verify_key(secret)
-        user = db.session.get(User, key.user_id) if isinstance(key, ApiKey) and key.user_id else None
-        if user is not None and user.username == accounts.normalize_username(username):
+    if "\x00" in username or "\x00" in secret:
+        raise _unauthorized("Malformed Basic credentials", basic=True)
+    return username, secret
+
+
+def _principal_from_basic(header: str, scopes: tuple[str, ...]) -> Principal:
+    """git's credential helper: username + password, or username + that user's API key holding one of the
+    endpoint's scopes (`lfs`). Every attempt is a password check (extensions.password_check)."""
+    username, secret = _basic_credentials(header)
+
+    def check() -> Principal | None:
+        if secret.startswith(api_keys.KEY_PREFIX):
+            key = api_keys.verify_key(secret)
+            user = db.session.get(User, key.user_id) if isinstance(key, ApiKey) and key.user_id else None
+            if user is None or user.username != accounts.normalize_username(username):
+                return None
+            if not any(scope in key.scopes for scope in scopes):
+                raise ApiError(403, "API key lacks the required scope", {"required": list(scopes)})
             return Principal(user=user, key=key, app=key.app)
-    user = accounts.authenticate(username, secret)
-    if user is None:
+        user = accounts.authenticate(username, secret)
+        return Principal(user=user) if user is not None else None
+
+    principal = password_check(username, check)
+    if principal is None:
         raise _unauthorized("Invalid credentials", basic=True)
-    return Principal(user=user)
+    return principal
 
 
 def resolve_principal(scopes: tuple[str, ...] = (), basic: bool = False) -> Principal:
-    """Authenticate the request from X-API-Key, Authorization: Bearer (JWT or key) or Basic."""
+    """Authenticate the request from X-API-Key, Authorization: Bearer (JWT or key) or Basic. A key is
+    judged the same way in either header."""
     key_header = request.headers.get("X-API-Key")
     auth = request.headers.get("Authorization", "")
     if key_header is not None:
-        if not scopes:
-            raise _unauthorized("This endpoint needs a user token, not an API key")
         return _principal_from_key(key_header, scopes)
-    if auth.startswith("Bearer ") and auth[7:].startswith(api_keys.KEY_PREFIX):
+    if auth.startswith("Bearer ") and auth[7:].strip().startswith(api_keys.KEY_PREFIX):
         return _principal_from_key(auth[7:].strip(), scopes)
     if basic and auth.startswith("Basic "):
-        return _principal_from_basic(auth)
+        return _principal_from_basic(auth, scopes)
     if not auth:
         raise _unauthorized("Missing credentials", basic=basic)
-    return _principal_from_jwt(auth)
+    return _principal_from_jwt()
+
+
+def declare_key_scopes(*scopes: str):
+    """Record which API-key scopes an endpoint accepts (none is a declaration: keys are refused there).
+    Every route declares it (tests/test_key_scopes.py walks the URL map); authenticated(), admin_required
+    and public declare it themselves."""
+
+    def decorate(view: Callable) -> Callable:
+        view.key_scopes = scopes  # type: ignore[attr-defined]
+        return view
+
+    return decorate
 
 
 def authenticated(*scopes: str, basic: bool = False):
@@ -214,12 +229,14 @@ def authenticated(*scopes: str, basic: bool = False):
             g.principal = resolve_principal(scopes, basic)
             return view(*args, **kwargs)
 
-        return guarded
+        return declare_key_scopes(*scopes)(guarded)
 
     return decorate
 
 
 def admin_required(view: Callable) -> Callable:
+    """An admin's account (a JWT); API keys never pass, whatever their scopes or owner."""
+
     @functools.wraps(view)
     def guarded(*args, **kwargs):
         g.principal = resolve_principal()
@@ -227,23 +244,22 @@ def admin_required(view: Callable) -> Callable:
             raise ApiError(403, "Admin privileges required")
         return view(*args, **kwargs)
 
-    return guarded
+    return declare_key_scopes()(guarded)
+
+
+def public(view: Callable) -> Callable:
+    """A public endpoint (the seeds mark which): no credentials, no key scope, and `ratelimit.public`
+    requests per client address (Flask-Limiter's own decorator)."""
+    return declare_key_scopes()(limiter.limit(lambda: settings.get("ratelimit.public"))(view))
 
 
 def require_user() -> User:
-    """The calling account, in the request's session (changes to it are committed); 403 for a key that
-    acts for no account."""
-    require_account()
-    principal = current_principal()
-    principal.user = tokens.in_session(principal.user)
-    return principal.user
-
-
-def require_account() -> User | tokens.TokenAccount:
-    """The calling account to read (id, username, is_admin...): not put into the session, and for a JWT
-    no User is built. For views that only pass its values on (check-in, lock acquire and release,
-    currentuser); 403 for a key that acts for no account."""
-    account = current_principal().account
-    if account is None:
+    """The calling account (in the request's session); 403 for a key that acts for no account."""
+    user = current_principal().user
+    if user is None:
         raise ApiError(403, "This action needs a user account")
-    return account
+    return user
+
+
+# The same account: kept as a name for views that only read it.
+require_account = require_user

@@ -2,10 +2,8 @@
 
 from flask import Blueprint, jsonify
 
-import settings
-from blueprints.common import PUBLIC, expects
+from blueprints.common import PUBLIC, declare_key_scopes, expects, public
 from envelope import iso_z
-from extensions import rate_limit
 from schemas import AppIn, Envelope
 from services import clock, readiness
 
@@ -17,7 +15,7 @@ def _healthy(message: str):
 
 
 @bp.post("/")
-@rate_limit(lambda: settings.get("ratelimit.public"))
+@public
 @expects(json=AppIn, resp={200: Envelope}, tags=("health",), security=PUBLIC)
 def root_health(body: AppIn):
     """Seed 003: basic health check for the entire service."""
@@ -25,7 +23,7 @@ def root_health(body: AppIn):
 
 
 @bp.post("/api/health")
-@rate_limit(lambda: settings.get("ratelimit.public"))
+@public
 @expects(json=AppIn, resp={200: Envelope}, tags=("health",), security=PUBLIC)
 def api_health(body: AppIn):
     """Seed 003: health check of the API service."""
@@ -33,12 +31,14 @@ def api_health(body: AppIn):
 
 
 @bp.get("/healthz")
+@declare_key_scopes()
 def healthz():
     """Liveness: the process answers. Touches nothing else (also the benchmarks' trivial endpoint)."""
     return jsonify({"status": "ok"})
 
 
 @bp.get("/readyz")
+@declare_key_scopes()
 def readyz():
     """Readiness: the database answers, and Redis when rate limits live there."""
     checks = readiness.check_all()

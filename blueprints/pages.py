@@ -2,11 +2,9 @@
 
 from flask import Blueprint, request
 
-import settings
-from blueprints.common import BEARER_OR_KEY, PUBLIC, authenticated, expects
+from blueprints.common import BEARER_OR_KEY, PUBLIC, authenticated, expects, public
 from blueprints.sessions import answer_report, authorize, report_filter
 from envelope import iso_z, success
-from extensions import rate_limit
 from schemas import Envelope, PageVisitIn, ReportIn, TrackIn
 from services import analytics, pages
 
@@ -20,7 +18,7 @@ def _visit_json(row: dict, sent: PageVisitIn) -> dict:
 
 
 @bp.post("/api/pages/track")
-@rate_limit(lambda: settings.get("ratelimit.public"))
+@public
 @expects(json=TrackIn, resp={200: Envelope, 422: None, 429: None}, tags=("pages",), security=PUBLIC)
 def track(body: TrackIn):
     """Track a page visit, or a JSON array of visits (all-or-nothing, bounded by `analytics.track_batch_max`)."""

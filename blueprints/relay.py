@@ -13,10 +13,18 @@ from collections.abc import Callable
 from flask import Blueprint, g, jsonify, request
 
 import settings
-from blueprints.common import BEARER_OR_KEY, PUBLIC, Principal, authenticated, current_principal, expects
+from blueprints.common import (
+    BEARER_OR_KEY,
+    PUBLIC,
+    Principal,
+    authenticated,
+    current_principal,
+    declare_key_scopes,
+    expects,
+    public,
+)
 from envelope import iso_z
 from errors import ApiError, render, use_family
-from extensions import rate_limit
 from schemas import (
     NewSessionIn,
     RegisterTokenIn,
@@ -55,7 +63,7 @@ def relay_caller(view: Callable) -> Callable:
         g.relay_open = False
         return protected(*args, **kwargs)
 
-    return guarded
+    return declare_key_scopes("relay")(guarded)
 
 
 def _may_act_for(*user_ids: str) -> bool:
@@ -145,7 +153,7 @@ def secret_path(view: Callable) -> Callable:
 
 
 @bp.post("/receive_session_notification")
-@rate_limit(lambda: settings.get("ratelimit.public"))
+@public
 @from_allowed_source
 @expects(json=SessionNotificationIn, resp={200: SessionNotificationOut, 400: RelayErrorOut, 403: RelayErrorOut},
          tags=("relay",), security=PUBLIC, invalid_status=400)
@@ -155,7 +163,7 @@ def receive_session_notification(body: SessionNotificationIn):
 
 
 @bp.post("/relay/<secret>/receive_session_notification")
-@rate_limit(lambda: settings.get("ratelimit.public"))
+@public
 @secret_path
 @expects(json=SessionNotificationIn, resp={200: SessionNotificationOut, 400: RelayErrorOut, 404: RelayErrorOut},
          tags=("relay",), security=PUBLIC, invalid_status=400)

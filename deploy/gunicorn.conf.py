@@ -14,8 +14,15 @@ import settings
 
 _static = settings.load_static()
 bind = os.environ.get("GUNICORN_BIND") or f"{_static['app.host']}:{_static['app.port']}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# In-memory rate limits (the embedded default) live in one process: several workers would each count
+# on their own and let N times the limit through, so that mode runs one worker with more threads.
+# With shared storage (Redis, as docker-compose deploys) workers scale out.
+_shared_limits = not _static["ratelimit.storage_uri"].startswith("memory://")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2")) if _shared_limits else 1
+threads = int(os.environ.get("GUNICORN_THREADS", "4" if _shared_limits else "8"))
+if not _shared_limits and int(os.environ.get("WEB_CONCURRENCY", "1")) > 1:
+    print("gunicorn.conf: rate limits are in memory (RATELIMIT_STORAGE_URI=memory://): one worker, "
+          f"{threads} threads, so every limit is counted once; set a Redis URI to run several workers")
 worker_class = "gthread"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 # SIGTERM: stop accepting, let in-flight requests finish for up to this long, then stop the workers.

@@ -16,7 +16,7 @@ from extensions import db
 from models import ApiKey
 from services import clock
 
-SCOPES = ("model:read", "track:write", "analytics:read", "relay")
+SCOPES = ("model:read", "track:write", "analytics:read", "relay", "lfs")
 KEY_PREFIX = "ck_"
 
 

@@ -27,12 +27,11 @@ from envelope import iso_z_seconds
 from errors import ApiError
 from extensions import db
 from models import CheckIn, User
-from services import clock, prepared
+from services import clock
 
 log = logging.getLogger("concierge.checkin")
 
 ACTIVE, INACTIVE = "active", "inactive"
-_ASYNC_COMMIT = text(prepared.ASYNC_COMMIT)
 MAX_ATTEMPTS = 8
 
 
@@ -82,31 +81,21 @@ def check_in(user_id: uuid.UUID) -> tuple[Pass, bool]:
     raise ApiError(409, "Check-in conflicted with concurrent check-ins; try again")
 
 
-# The page-load path: built once, values bound per call. PostgreSQL runs them prepared, in autocommit
-# (services.prepared): one round trip. A pass is a heartbeat the next page load repeats, so the extend's
-# commit does not wait for the WAL flush.
+# The page-load path: built once, values bound per call.
 _checkins = CheckIn.__table__
 _LIVE = (_checkins.c.user_id == bindparam("pass_user"), _checkins.c.status == ACTIVE,
          _checkins.c.expires_at > bindparam("now"))
 _EXTEND = (update(_checkins).where(*_LIVE).values(expires_at=bindparam("new_expiry"))
            .returning(_checkins.c.id, _checkins.c.checked_in_at, _checkins.c.expires_at))
 _LIVE_PASS = select(_checkins.c.id, _checkins.c.checked_in_at, _checkins.c.expires_at).where(*_LIVE)
-_PREPARED_EXTEND = prepared.compile_select("concierge_checkin_extend", _EXTEND, async_commit=True)
-_PREPARED_LIVE_PASS = prepared.compile_select("concierge_checkin_live_pass", _LIVE_PASS)
 
 
 def _extend_or_start(user_id: uuid.UUID, now: datetime, expires_at: datetime) -> tuple[Pass, bool]:
     values = {"pass_user": user_id, "now": now, "new_expiry": expires_at}
-    if prepared.available():
-        extended = _PREPARED_EXTEND.first_row(values)
-        if extended is not None:
-            return Pass(*extended), True
-        db.session.execute(_ASYNC_COMMIT)  # the start below is as much a heartbeat as the extend
-    else:
-        extended = db.session.execute(_EXTEND, values).first()
-        if extended is not None:
-            db.session.commit()
-            return Pass(*extended), True
+    extended = db.session.execute(_EXTEND, values).first()
+    if extended is not None:
+        db.session.commit()
+        return Pass(*extended), True
     # An expired pass may still say active: retire it in the same transaction as the new insert.
     live = (CheckIn.user_id == user_id) & (CheckIn.status == ACTIVE)
     db.session.execute(update(CheckIn).where(live, CheckIn.expires_at <= now).values(status=INACTIVE)
@@ -122,10 +111,7 @@ def active_pass(user_id: uuid.UUID, now: datetime | None = None) -> Pass | None:
     """The user's live pass, if any."""
     now = now or clock.now()
     values = {"pass_user": user_id, "now": now}
-    if prepared.available():
-        row = _PREPARED_LIVE_PASS.first_row(values)
-    else:
-        row = db.session.execute(_LIVE_PASS, values).first()
+    row = db.session.execute(_LIVE_PASS, values).first()
     return Pass(*row) if row else None
 
 
@@ -162,9 +148,10 @@ SELECT '{"user_id":"' || c.user_id::text
     || '","expires_at":"' || to_char(c.expires_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
     || '","preferences":' || u.preferences::text || '}'
 FROM checkins c JOIN users u ON u.id = c.user_id
-WHERE c.status = 'active' AND c.expires_at > %(now)s
+WHERE c.status = 'active' AND c.expires_at > :now
 ORDER BY c.checked_in_at, c.id
 """
+_PG_FEED_ITEMS = text(PG_FEED_ITEMS_SQL)
 
 
 @dataclass(frozen=True)
@@ -223,12 +210,9 @@ def feed_document(limit: int | None = None, cursor: str | None = None) -> str:
     """Seed 004's active-users body as JSON text; `next_cursor` is added only when paging (`limit`)."""
     now = clock.now()
     head = f'{{"success":true,"count":%d,"timestamp":"{iso_z_seconds(now)}","data":%s'
-    if limit is None and cursor is None and prepared.available():
-        # A raw cursor: a SQLAlchemy Row per item would set off full garbage collections at this size
-        # (measured in a worker: about 180 ms of a 550 ms feed of 100,000 items).
-        with prepared.autocommit_cursor() as (_, rows):
-            rows.execute(PG_FEED_ITEMS_SQL, {"now": now})
-            items = [item for (item,) in rows.fetchall()]
+    if limit is None and cursor is None and db.session.get_bind().dialect.name == "postgresql":
+        # Plain strings (scalars), not a Row per item: rows at this size set off full garbage collections.
+        items = db.session.execute(_PG_FEED_ITEMS, {"now": now}).scalars().all()
         return head % (len(items), "[" + ",".join(items) + "]") + "}"
     page = active_users(limit, cursor, now)
     items = json.dumps([feed_item(row) for row in page.rows], separators=(",", ":"))

@@ -157,147 +157,74 @@ def test_login_rate_limit_returns_429(make_app):
     assert "Retry-After" in resp.headers
 
 
-# --------------------------------------------------- tokens this process verified before (services/tokens.py)
-# The signature check is remembered per Authorization header; everything that can change afterwards must
-# still be checked on every request. Each test uses the token once first, so the second use takes the
-# remembered path, and asserts that it did.
+# ------------------------------------------------------------------ immediate revocation
+# Two apps on one database stand for two gunicorn workers: a logout, password change, demotion or deletion
+# made through one applies on the very next request in the other (one indexed query per request).
 
-def remembered(app, token: str) -> bool:
-    return f"Bearer {token}" in app.extensions.get("concierge.verified_tokens", {})
-
-
-def test_remembered_token_still_expires(app, client, alice):
-    from flask_jwt_extended import create_access_token, decode_token
-
-    token = create_access_token(identity=str(alice.id), additional_claims={"tv": alice.token_version},
-                                expires_delta=timedelta(seconds=2))
-    bearer = {"Authorization": f"Bearer {token}"}
-    assert client.get("/api/currentuser", headers=bearer).status_code == 200
-    assert remembered(app, token)
-    time.sleep(max(0.0, decode_token(token)["exp"] - time.time()) + 0.05)
-    resp = client.get("/api/currentuser", headers=bearer)
-    assert resp.status_code == 401 and resp.get_json()["message"] == "Token has expired"
-
-
-def test_remembered_token_is_revoked_by_logout(app, client, alice):
-    token = login(client).get_json()["access_token"]
-    bearer = {"Authorization": f"Bearer {token}"}
-    assert client.get("/api/currentuser", headers=bearer).status_code == 200
-    assert remembered(app, token)
-    assert client.post("/api/logout", json={}, headers=bearer).status_code == 200
-    resp = client.get("/api/currentuser", headers=bearer)
-    assert resp.status_code == 401 and resp.get_json()["message"] == "Token has been revoked"
-
-
-def test_remembered_token_dies_with_a_password_change_and_with_its_user(app, client, alice, bob, admin_headers):
-    alice_token, bob_token = login(client).get_json()["access_token"], login(client, "bob").get_json()["access_token"]
-    for token in (alice_token, bob_token):
-        assert client.get("/api/currentuser", headers={"Authorization": f"Bearer {token}"}).status_code == 200
-        assert remembered(app, token)
-    changed = client.put(f"/api/admin/users/{alice.id}/password", json={"password": "a-brand-new-password"},
-                         headers=admin_headers)
-    assert changed.status_code == 200, changed.get_json()
-    assert client.get("/api/currentuser", headers={"Authorization": f"Bearer {alice_token}"}).status_code == 401
-    assert client.delete(f"/api/admin/users/{bob.id}", headers=admin_headers).status_code == 200
-    assert client.get("/api/currentuser", headers={"Authorization": f"Bearer {bob_token}"}).status_code == 401
-
-
-def test_remembered_verifications_are_bounded(app, client, factory, alice, monkeypatch):
-    from services import tokens
-
-    monkeypatch.setattr(tokens, "VERIFIED_MEMO_SIZE", 3)
-    issued = [factory.token(alice) for _ in range(7)]
-    for token in issued:
-        assert client.get("/api/currentuser", headers={"Authorization": f"Bearer {token}"}).status_code == 200
-        assert remembered(app, token)
-        assert len(app.extensions["concierge.verified_tokens"]) <= 3
-
-
-# The token check (its user's row, its jti revoked?) is trusted per process for jwt.recheck_seconds. Two
-# apps on one database stand for two gunicorn workers: a change made through one applies there at once,
-# and in the other once its check is that old.
-
-def _two_workers(make_app, recheck_seconds: float):
+def _two_workers(make_app):
     """Two workers' test clients, and alice's token logged in through the first."""
-    first, second = (make_app({"jwt.recheck_seconds": recheck_seconds}) for _ in range(2))
+    first, second = make_app(), make_app()
     mine, other = first.test_client(), second.test_client()
     with first.app_context():
         Factory(first).user("alice")
     return mine, other, {"Authorization": f"Bearer {login(mine).get_json()['access_token']}"}
 
 
-def test_a_logout_applies_in_its_own_worker_at_once_and_in_others_within_recheck_seconds(make_app):
-    mine, other, bearer = _two_workers(make_app, 0.5)
-    assert other.get("/api/currentuser", headers=bearer).status_code == 200  # checked, trusted for 0.5 s
-    assert mine.get("/api/currentuser", headers=bearer).status_code == 200
+def test_a_logout_applies_in_every_worker_on_the_next_request(make_app):
+    mine, other, bearer = _two_workers(make_app)
+    assert other.get("/api/currentuser", headers=bearer).status_code == 200
     assert mine.post("/api/logout", json={}, headers=bearer).status_code == 200
-    assert mine.get("/api/currentuser", headers=bearer).status_code == 401
-    assert other.get("/api/currentuser", headers=bearer).status_code == 200  # the documented window
-    time.sleep(0.55)
     resp = other.get("/api/currentuser", headers=bearer)
     assert resp.status_code == 401 and resp.get_json()["message"] == "Token has been revoked"
 
 
-def test_with_recheck_zero_every_request_checks_the_database(make_app):
-    mine, other, bearer = _two_workers(make_app, 0)
-    assert other.get("/api/currentuser", headers=bearer).status_code == 200
-    assert mine.post("/api/logout", json={}, headers=bearer).status_code == 200
-    assert other.get("/api/currentuser", headers=bearer).status_code == 401
-
-
-def test_bulk_account_changes_through_the_session_are_seen_at_once(app, client, alice, alice_headers):
-    from sqlalchemy import update
-
-    from extensions import db
+def test_a_password_change_demotion_and_deletion_apply_in_every_worker(make_app):
     from models import User
 
-    assert client.get("/api/currentuser", headers=alice_headers).status_code == 200
-    db.session.execute(update(User).where(User.id == alice.id).values(token_version=User.token_version + 1))
-    db.session.commit()
-    assert client.get("/api/currentuser", headers=alice_headers).status_code == 401
+    mine, other, bearer = _two_workers(make_app)
+    admin_app = mine.application
+    with admin_app.app_context():
+        factory = Factory(admin_app)
+        admin = factory.user("root", is_admin=True)
+        bob = factory.user("bob", is_admin=True)
+        admin_bearer, bob_bearer = factory.headers(admin), factory.headers(bob)
+        alice_id = str(User.query.filter_by(username="alice").one().id)
+    assert other.get("/api/admin/users", headers=bob_bearer).status_code == 200
+    demoted = mine.put(f"/api/admin/users/{bob.id}/status", json={"is_admin": False}, headers=admin_bearer)
+    assert demoted.status_code == 200, demoted.get_json()
+    assert other.get("/api/admin/users", headers=bob_bearer).status_code == 401  # its token carried is_admin
+    changed = mine.put(f"/api/admin/users/{alice_id}/password", json={"password": "a-brand-new-password"},
+                       headers=admin_bearer)
+    assert changed.status_code == 200, changed.get_json()
+    assert other.get("/api/currentuser", headers=bearer).status_code == 401
+    assert mine.delete(f"/api/admin/users/{bob.id}", headers=admin_bearer).status_code == 200
+    assert other.get("/api/currentuser", headers=bob_bearer).status_code == 401
 
 
-def test_a_rolled_back_change_forgets_nothing(app, client, alice, alice_headers):
+def test_each_authenticated_request_reads_its_account_in_one_query(app, client, alice_headers):
+    from sqlalchemy import event
+
     from extensions import db
-    from services import tokens
 
-    assert client.get("/api/currentuser", headers=alice_headers).status_code == 200
-    generation = tokens._token_checks().generation
-    alice.display_name = "Not Saved"
-    db.session.flush()
-    db.session.rollback()
-    db.session.commit()
-    assert tokens._token_checks().generation == generation
-
-
-def test_token_checks_are_bounded_and_not_stored_across_a_forget(app, factory, monkeypatch):
-    from services import tokens
-
-    monkeypatch.setattr(tokens.TokenChecks, "SIZE", 2)
-    users = [factory.user() for _ in range(5)]
-    checks = tokens._token_checks()
-    for user in users:
-        assert tokens._token_check(user.id, None)[0]["username"] == user.username
-        assert len(checks.entries) <= 2
-    read = tokens._read_token_check
-
-    def read_while_an_account_changes(user_id, jti):
-        found = read(user_id, jti)
-        tokens.forget_token_checks()  # another thread committed a change meanwhile
-        return found
-
-    monkeypatch.setattr(tokens, "_read_token_check", read_while_an_account_changes)
-    tokens._token_check(users[0].id, "some-jti")
-    assert (users[0].id, "some-jti") not in checks.entries
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        for _ in range(3):
+            assert client.get("/api/currentuser", headers=alice_headers).status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert len([s for s in statements if "FROM users" in s]) == 3  # no memo: every request asks
+    assert all("revoked_tokens" in s for s in statements if "FROM users" in s)  # user and jti together
 
 
-def test_every_limit_is_declared_with_rate_limit(app):
-    """Flask-Limiter's own checks skip every request (extensions._checked_by_rate_limit), so a view decorated
-    with limiter.limit directly (not extensions.rate_limit) would silently have no limit."""
-    from extensions import RATE_LIMITED_VIEWS, limiter
+def test_expired_token_is_refused(app, client, alice):
+    from flask_jwt_extended import create_access_token
 
-    assert not limiter.limit_manager._decorated_limits  # Flask-Limiter's own registry
-    assert {"blueprints.auth.login.login", "blueprints.pages.track.track"} <= RATE_LIMITED_VIEWS
+    token = create_access_token(identity=str(alice.id), additional_claims={"tv": alice.token_version},
+                                expires_delta=timedelta(seconds=-1))
+    resp = client.get("/api/currentuser", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 401 and resp.get_json()["message"] == "Token has expired"
 
 
 def test_429_says_when_to_retry(make_app):

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from services import prepared
+import app as app_module
 from tests.conftest import LANE
 
 pytestmark = pytest.mark.skipif(LANE != "postgres", reason="the pool hooks are PostgreSQL's (SQLite has no server)")
@@ -29,7 +29,7 @@ def test_idle_dead_connection_is_replaced(db, monkeypatch):
     db.session.remove()
     assert _select_one(db) == 1  # one connection now idle in the pool
     assert _terminate_other_backends(db) >= 1
-    monkeypatch.setattr(prepared, "IDLE_PING_SECONDS", 0.0)  # every pooled connection counts as idle
+    monkeypatch.setattr(app_module, "IDLE_PING_SECONDS", 0.0)  # every pooled connection counts as idle
     assert _select_one(db) == 1
 
 
@@ -38,7 +38,7 @@ def test_without_the_ping_a_dead_connection_fails_once(db, monkeypatch):
     db.session.remove()
     assert _select_one(db) == 1
     assert _terminate_other_backends(db) >= 1
-    monkeypatch.setattr(prepared, "IDLE_PING_SECONDS", 1e9)
+    monkeypatch.setattr(app_module, "IDLE_PING_SECONDS", 1e9)
     with pytest.raises(OperationalError):
         _select_one(db)
     assert _select_one(db) == 1  # SQLAlchemy invalidated the pool: the next checkout connects afresh

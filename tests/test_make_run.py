@@ -53,7 +53,14 @@ def test_run_script_serves_with_initial_admin_and_scheduler(tmp_path):
         # config.json is created with seed 000's keys, the secret generated into the instance folder
         assert set(json.loads((tmp_path / "config.json").read_text())) == {"alohomora", "app"}
         assert (tmp_path / "instance" / "jwt_secret").exists()
-        # the in-process scheduler ran jobs, all in one of the two workers
+        # In-memory limits are exact under make run even when more workers are asked for (one process with
+        # threads): 20 wrong passwords over fresh connections, and only `ratelimit.login` (10) are checked.
+        codes = [requests.post(f"{base}/api/login", json={"username": "boss", "password": f"wrong-{i}"}).status_code
+                 for i in range(20)]
+        assert codes == [401] * 10 + [429] * 10
+        public = [requests.post(f"{base}/api/health", json={"app": "a"}).status_code for _ in range(130)]
+        assert public.count(200) == 120 and public.count(429) == 10
+        # the in-process scheduler ran jobs, in the one worker
         time.sleep(3)
         db = sqlite3.connect(tmp_path / "instance" / "concierge.db")
         pids = {row[0] for row in db.execute("SELECT pid FROM job_runs")}

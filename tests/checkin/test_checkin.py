@@ -8,7 +8,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from models import CheckIn
-from services import clock, tokens
+from services import clock
 from tests.checkin.conftest import T0
 
 
@@ -194,23 +194,3 @@ def test_extending_a_pass_changes_no_indexed_column(db):
             options = conn.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'checkins'")).scalar()
         assert options == ["fillfactor=80"]
 
-
-def test_views_that_only_read_the_caller_build_no_orm_user(client, alice_headers, monkeypatch):
-    """Check-in, its status, checkout, lock acquire and release, and currentuser read the caller's id, name
-    or role: a remembered token's account never becomes a User there (that cost check-in about 3% of its
-    throughput). A view that changes the account (the profile) shows the check would catch one."""
-    assert client.get("/api/currentuser", headers=alice_headers).status_code == 200  # token now remembered
-
-    def no_user(_account):
-        raise AssertionError("a User was built")
-
-    monkeypatch.setattr(tokens.TokenAccount, "user", no_user)
-    assert client.post("/api/checkin", headers=alice_headers).status_code == 200
-    assert client.get("/api/session", headers=alice_headers).get_json()["active"] is True
-    assert client.post("/api/checkout", headers=alice_headers).status_code == 200
-    me = client.get("/api/currentuser", headers=alice_headers).get_json()["data"]
-    assert me["username"] == "alice" and me["is_admin"] is False
-    assert client.post("/api/locks", json={"asset_path": "Maps/A.umap", "branch": "main"},
-                       headers=alice_headers).status_code == 201
-    assert client.delete("/api/locks/Maps/A.umap", headers=alice_headers).status_code == 200
-    assert client.get("/api/users/me/profile", headers=alice_headers).status_code == 500

@@ -1,13 +1,12 @@
 """GET /api/model/active-users: seed 004's exact shape, who may read it, paging, one query."""
 
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import event
 
 from extensions import db as _db
-from services import clock, prepared
+from services import clock
 from tests.checkin.conftest import T0
 
 
@@ -102,31 +101,10 @@ def test_paging_errors_in_seed004_shape(client, model_headers, make_app):
     assert huge.status_code == 422 and huge.get_json()["details"] == {"max": 10000}
 
 
-class _RecordingCursor:
-    def __init__(self, cursor, statements):
-        self._cursor, self._statements = cursor, statements
-
-    def execute(self, statement, *args):
-        self._statements.append(statement)
-        return self._cursor.execute(statement, *args)
-
-    def __getattr__(self, name):
-        return getattr(self._cursor, name)
-
-
 def _count_statements(engine, monkeypatch):
-    """Every statement sent: through the session (SQLAlchemy's events) or on a raw cursor
-    (prepared.autocommit_cursor, which SQLAlchemy does not see)."""
+    """Every statement sent to the database (all of them go through SQLAlchemy's engine)."""
     statements = []
     event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
-    opened = prepared.autocommit_cursor
-
-    @contextmanager
-    def recorded():
-        with opened() as (owned, cursor):
-            yield owned, _RecordingCursor(cursor, statements)
-
-    monkeypatch.setattr(prepared, "autocommit_cursor", recorded)
     return statements
 
 

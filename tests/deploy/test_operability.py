@@ -89,7 +89,9 @@ def test_gunicorn_workers_share_metrics_and_log_json_with_request_ids(base_setti
            "CONCIERGE_CONFIG": str(tmp_path / "config.json"), "DATABASE_URI": base_settings["database.uri"],
            "JWT_SECRET_KEY": "k" * 40, "SCHEDULER_ENABLED": "false", "GUNICORN_BIND": f"127.0.0.1:{port}",
            "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "2", "LOG_JSON": "true", "ACCESS_LOG": "true",
-           "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}
+           "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+           # shared limits: in-memory ones would make gunicorn run a single worker
+           "RATELIMIT_STORAGE_URI": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")}
     (tmp_path / "metrics").mkdir()
     (tmp_path / "metrics" / "counter_999999.db").write_bytes(b"stale")  # a previous run's file: removed at start
     log = open(tmp_path / "gunicorn.log", "w")  # noqa: SIM115

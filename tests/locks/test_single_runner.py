@@ -26,7 +26,9 @@ def _env(base_settings, instance, port, scheduler_enabled="true"):
             "JWT_SECRET_KEY": secrets.token_urlsafe(48), "SCHEDULER_ENABLED": scheduler_enabled,
             "SCHEDULER_INTERVAL_SECONDS": "1", "SCHEDULER_STANDBY_POLL_SECONDS": "0.2", "FLASK_APP": "app",
             "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2", "ACCESS_LOG": "false",
-            "LOG_JSON": "false", "RATELIMIT_STORAGE_URI": "memory://"}
+            "LOG_JSON": "false",
+            # shared limits: in-memory ones would make gunicorn run a single worker
+            "RATELIMIT_STORAGE_URI": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")}
 
 
 def _start_instance(base_settings, tmp_path, name, scheduler_enabled="true"):
