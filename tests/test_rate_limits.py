@@ -1,164 +1,118 @@
-"""The in-memory rate-limit storage (the embedded default) under gunicorn's threads: no expiry timer per hit,
-no turns between hits, limits still exact, and expired entries still swept (extensions.sweep_memory_storage_inline).
-"""
+"""Rate limits (issue 17): Flask-Limiter's own decorator on the public endpoints, exact under racing threads
+on the lane's storage (in memory on SQLite, Redis on PostgreSQL); every password check, HTTP Basic for git
+included, shares login's budget of failures per client address and per username."""
 
-import logging
-import threading
-import time
+import base64
 from concurrent.futures import ThreadPoolExecutor
 
-import extensions
-from extensions import limiter
+import pytest
 
-MEMORY = {"ratelimit.storage_uri": "memory://"}
+from tests.conftest import PASSWORD, reset_rate_limits
 
 
-def _memory_app(make_app, limit: str):
-    """An app on a fresh in-memory storage with `limit` on its public endpoints, counts reset."""
-    app = make_app({**MEMORY, "ratelimit.public": limit})
+def _limited_app(make_app, **limits):
+    app = make_app({f"ratelimit.{name}": value for name, value in limits.items()})
     with app.app_context():
-        limiter.reset()
+        reset_rate_limits(app)
     return app
 
 
-def _post(client, address: str = "127.0.0.1") -> int:
+def _health(client, address: str = "127.0.0.1") -> int:
     return client.post("/api/auth/health", json={"app": "a"}, environ_base={"REMOTE_ADDR": address}).status_code
 
 
-def _racing_posts(app, clients: int = 6, each: int = 10) -> list[int]:
-    def client_run(_) -> list[int]:
+def test_racing_clients_never_exceed_a_public_limit(make_app):
+    """Six threads of one address race 60 requests at a limit of 20: exactly 20 pass."""
+    app = _limited_app(make_app, public="20 per minute")
+
+    def run(_) -> list[int]:
         client = app.test_client()
-        return [_post(client) for _ in range(each)]
+        return [_health(client) for _ in range(10)]
 
-    with ThreadPoolExecutor(clients) as pool:
-        return [code for run in pool.map(client_run, range(clients)) for code in run]
-
-
-def test_hits_run_side_by_side_and_start_no_timer_threads(make_app):
-    """Before: every hit took a process-wide turn, and a hit started a new expiry Timer thread whenever the
-    last one had fired (10 ms), which two threads could do at once (a 500). Now hits overlap inside the
-    storage, and the storage's timer is never replaced however long the hits go on."""
-    app = make_app({**MEMORY, "ratelimit.public": "100000 per minute"})
-    storage = limiter.storage
-    first_timer = storage.timer
-    inside, most = [0], [0]
-    counting = threading.Lock()
-    original = storage.acquire_entry
-
-    def slow_acquire(*args, **kwargs):
-        with counting:
-            inside[0] += 1
-            most[0] = max(most[0], inside[0])
-        time.sleep(0.005)  # longer than the storage's 10 ms timer needs to fire between two hits
-        try:
-            return original(*args, **kwargs)
-        finally:
-            with counting:
-                inside[0] -= 1
-
-    storage.acquire_entry = slow_acquire
-    try:
-        codes = _racing_posts(app)
-    finally:
-        del storage.acquire_entry
-    assert codes == [200] * 60
-    assert most[0] > 1  # side by side, not in turns
-    assert storage.timer is first_timer
-
-
-def test_racing_clients_never_exceed_a_limit(make_app):
-    """Six clients (one address) race 60 requests at a limit of 20: exactly 20 pass, without turns."""
-    codes = _racing_posts(_memory_app(make_app, "20 per minute"))
+    with ThreadPoolExecutor(6) as pool:
+        codes = [code for codes in pool.map(run, range(6)) for code in codes]
     assert sorted(codes) == [200] * 20 + [429] * 40
 
 
-def test_expired_entries_are_swept_by_a_later_hit(make_app, monkeypatch):
-    client, storage = _memory_app(make_app, "2 per 1 second").test_client(), limiter.storage
-    monkeypatch.setattr(extensions, "MEMORY_SWEEP_SECONDS", 0.2)
-    assert [_post(client, "10.0.0.1") for _ in range(3)] == [200, 200, 429]
-    first_keys = [key for key in storage.events if "10.0.0.1" in key]
-    assert first_keys and all(storage.events[key] for key in first_keys)
-    time.sleep(1.3)  # the window (1 s) and a sweep interval have passed
-    assert _post(client, "10.0.0.2") == 200  # this hit sweeps
-    assert not any("10.0.0.1" in key for key in [*storage.events, *storage.locks])  # forgotten, not just emptied
-    assert any(storage.events[key] for key in storage.events if "10.0.0.2" in key)
-    assert _post(client, "10.0.0.1") == 200  # and the first client counts from zero again
+def test_each_address_and_each_endpoint_has_its_own_count(make_app):
+    client = _limited_app(make_app, public="2 per minute").test_client()
+    assert [_health(client, "10.0.0.1") for _ in range(3)] == [200, 200, 429]
+    assert _health(client, "10.0.0.2") == 200
+    assert client.post("/api/health", json={"app": "a"}, environ_base={"REMOTE_ADDR": "10.0.0.1"}).status_code == 200
 
 
-def test_many_client_addresses_leave_nothing_behind_once_expired(make_app, monkeypatch):
-    """limits' own sweep keeps every emptied key: one per client address ever seen, for the worker's life."""
-    client, storage = _memory_app(make_app, "5 per 1 second").test_client(), limiter.storage
-    monkeypatch.setattr(extensions, "MEMORY_SWEEP_SECONDS", 0.2)
-    assert {_post(client, f"2001:db8::{n:x}") for n in range(200)} == {200}
-    assert len(storage.events) >= 200
-    time.sleep(1.3)
-    assert _post(client, "10.0.0.3") == 200
-    assert [key for key in storage.events if "10.0.0.3" not in key] == []
-    assert [key for key in storage.locks if "10.0.0.3" not in key] == []
+def _basic(username: str, secret: str) -> dict:
+    return {"Authorization": "Basic " + base64.b64encode(f"{username}:{secret}".encode()).decode()}
 
 
-def test_a_hit_that_meets_a_forgotten_key_is_run_again(make_app, monkeypatch):
-    """The sweep can drop a key while a hit holding an older lock is halfway through it: the KeyError comes
-    before the hit stored anything, and the hit is run once more (counted once)."""
-    app, strategy = _memory_app(make_app, "100 per minute"), limiter.limiter
-    original, calls = strategy.hit, []
-
-    def forgotten_once(*args, **kwargs):
-        calls.append(args)
-        if len(calls) == 1:
-            raise KeyError("forgotten by the sweep")
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(strategy, "hit", forgotten_once)
-    assert _post(app.test_client()) == 200
-    assert len(calls) == 2
-    assert sum(len(entries) for entries in limiter.storage.events.values()) == 1
+def _lfs_locks(client, username: str, secret: str, address: str = "127.0.0.1"):
+    return client.get("/api/lfs/locks", headers=_basic(username, secret), environ_base={"REMOTE_ADDR": address})
 
 
-def test_a_failing_sweep_is_logged_and_the_request_still_answered(make_app, monkeypatch, caplog):
-    app = make_app({**MEMORY, "ratelimit.public": "100 per minute"})
-    storage = limiter.storage
-    monkeypatch.setattr(extensions, "MEMORY_SWEEP_SECONDS", 0)
+@pytest.fixture
+def throttled(make_app):
+    """An app whose password checks allow 3 failures a minute; alice and bob exist."""
+    from tests.conftest import Factory
 
-    def broken_sweep():
-        raise KeyError("reset meanwhile")
-
-    monkeypatch.setattr(storage, "_MemoryStorage__expire_events", broken_sweep)
-    logger = logging.getLogger("concierge.rate_limits")  # "concierge" does not propagate to the root logger
-    logger.addHandler(caplog.handler)
-    try:
-        assert app.test_client().post("/api/auth/health", json={"app": "a"}).status_code == 200
-    finally:
-        logger.removeHandler(caplog.handler)
-    assert "in-memory rate-limit sweep failed" in caplog.text
+    app = _limited_app(make_app, login="3 per minute")
+    with app.app_context():
+        Factory(app).user("alice")
+        Factory(app).user("bob")
+    return app.test_client()
 
 
-def test_the_private_methods_used_still_exist_upstream():
-    """The sweep replaces MemoryStorage's name-mangled timer method on one instance; if limits renames it,
-    the replacement would silently do nothing and the timer (and its race) would be back."""
-    from limits.storage import MemoryStorage, storage_from_string
+def test_wrong_basic_passwords_are_throttled_like_login(throttled):
+    """The reported hole: 20 wrong passwords over HTTP Basic in a few seconds, never a 429."""
+    answers = [_lfs_locks(throttled, "alice", f"guess-{i}") for i in range(20)]
+    assert [a.status_code for a in answers] == [401] * 3 + [429] * 17
+    refused = answers[-1]
+    assert refused.mimetype == "application/vnd.git-lfs+json"
+    assert refused.get_json()["message"] == "Too many requests: limit is 3 per 1 minute"
+    assert int(refused.headers["Retry-After"]) >= 1
+    # spent: even the right password is not checked now, for this name from anywhere
+    assert _lfs_locks(throttled, "alice", PASSWORD, "10.9.9.9").status_code == 429
 
-    storage = storage_from_string("memory://")
-    assert isinstance(storage, MemoryStorage)
-    assert callable(getattr(MemoryStorage, "_MemoryStorage__schedule_expiry", None))
-    assert callable(getattr(MemoryStorage, "_MemoryStorage__expire_events", None))
-    extensions.sweep_memory_storage_inline(storage)
-    assert "_MemoryStorage__schedule_expiry" in vars(storage)
+
+def test_right_credentials_never_spend_the_budget(throttled):
+    """git sends its credentials with every request: a busy client is never throttled."""
+    assert [_lfs_locks(throttled, "alice", PASSWORD).status_code for _ in range(12)] == [200] * 12
 
 
-def test_hits_racing_a_sweep_on_every_hit_never_fail(make_app, monkeypatch):
-    """The worst case for the sweep: it runs on every hit, while eight clients from twenty addresses hit
-    keys whose entries keep expiring. No hit fails, and none passes a limit it should not."""
-    app = _memory_app(make_app, "3 per 1 second")
-    monkeypatch.setattr(extensions, "MEMORY_SWEEP_SECONDS", 0)
+def test_login_and_basic_share_one_budget_per_username_across_addresses(throttled):
+    assert throttled.post("/api/login", json={"username": "alice", "password": "x-1"},
+                          environ_base={"REMOTE_ADDR": "10.0.0.1"}).status_code == 401
+    assert _lfs_locks(throttled, "alice", "x-2", "10.0.0.2").status_code == 401
+    assert throttled.post("/api/login", json={"username": "ALICE", "password": "x-3"},
+                          environ_base={"REMOTE_ADDR": "10.0.0.3"}).status_code == 401
+    assert throttled.post("/api/login", json={"username": "alice", "password": PASSWORD},
+                          environ_base={"REMOTE_ADDR": "10.0.0.4"}).status_code == 429
+    # another account from a fresh address is untouched
+    assert throttled.post("/api/login", json={"username": "bob", "password": PASSWORD},
+                          environ_base={"REMOTE_ADDR": "10.0.0.4"}).status_code == 200
 
-    def client_run(index: int) -> list[int]:
-        client = app.test_client()
-        return [_post(client, f"10.1.0.{(index * 100 + n) % 20}") for n in range(100)]
 
-    started = time.monotonic()
-    with ThreadPoolExecutor(8) as pool:
-        codes = [code for run in pool.map(client_run, range(8)) for code in run]
-    windows = 1 + int(time.monotonic() - started)  # a moving window of 1 s: 3 more per address per second
-    assert set(codes) == {200, 429}
-    assert 20 * 3 <= codes.count(200) <= 20 * 3 * windows
+def test_one_address_guessing_many_names_is_throttled_per_address(throttled):
+    codes = [_lfs_locks(throttled, f"name{i}", "guess", "10.1.1.1").status_code for i in range(5)]
+    assert codes == [401, 401, 401, 429, 429]
+    assert _lfs_locks(throttled, "bob", PASSWORD, "10.1.1.2").status_code == 200
+
+
+def test_unreachable_limit_storage_serves_without_limits_never_a_500(make_app, factory_free_port):
+    """Redis down while limits live there: the documented behaviour is to fail open (and log it)."""
+    from tests.conftest import Factory
+
+    app = make_app({"ratelimit.storage_uri": f"redis://127.0.0.1:{factory_free_port}/0",
+                    "ratelimit.public": "1 per minute", "ratelimit.login": "1 per minute"})
+    with app.app_context():
+        Factory(app).user("alice")
+    client = app.test_client()
+    assert [_health(client) for _ in range(3)] == [200, 200, 200]
+    assert client.post("/api/login", json={"username": "alice", "password": "wrong"}).status_code == 401
+    assert client.post("/api/login", json={"username": "alice", "password": PASSWORD}).status_code == 200
+
+
+@pytest.fixture
+def factory_free_port():
+    from tests.conftest import free_port
+
+    return free_port()  # nothing listens there
