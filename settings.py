@@ -36,6 +36,13 @@ FALSE_WORDS = {"0", "false", "no", "off", ""}
 
 PositiveInt = Annotated[int, Field(ge=1)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
+TEN_YEARS_MINUTES = 10 * 366 * 24 * 60
+
+
+def Bounded(low: int, high: int) -> Any:  # noqa: N802 - reads as a type in the table below
+    """An int a runtime override may set: bounded, so a huge value cannot overflow the date arithmetic that
+    reads it (a timedelta of 10**40 hours is an OverflowError in every request or job that uses it)."""
+    return Annotated[int, Field(ge=low, le=high)]
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,7 @@ SETTINGS: dict[str, Setting] = {
                 help="signing key; generated into `instance/` in development, required in production"),
         Setting("jwt.expiry.enabled", bool, True, "JWT_EXPIRY_ENABLED", runtime=True,
                 help="access tokens expire"),
-        Setting("jwt.expiry.minutes", NonNegativeInt, 60, "JWT_ACCESS_TOKEN_EXPIRES_MINUTES", runtime=True,
+        Setting("jwt.expiry.minutes", Bounded(0, TEN_YEARS_MINUTES), 60, "JWT_ACCESS_TOKEN_EXPIRES_MINUTES", runtime=True,
                 help="access token lifetime; 0 = no expiry"),
         Setting("jwt.refresh_expiry.days", PositiveInt, 30, "JWT_REFRESH_TOKEN_EXPIRES_DAYS",
                 help="refresh token lifetime"),
@@ -114,7 +121,7 @@ SETTINGS: dict[str, Setting] = {
         # -- locks
         Setting("auto_release.enabled", bool, True, "AUTO_RELEASE_ENABLED", runtime=True,
                 help="the sweep releases old locks"),
-        Setting("auto_release.hours", PositiveInt, 72, "AUTO_RELEASE_HOURS", runtime=True,
+        Setting("auto_release.hours", Bounded(1, TEN_YEARS_MINUTES // 60), 72, "AUTO_RELEASE_HOURS", runtime=True,
                 help="age after which a lock is released"),
         # -- scheduler
         Setting("scheduler.enabled", bool, True, "SCHEDULER_ENABLED",
@@ -137,7 +144,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("mail.confirmation_hours", PositiveInt, 24, "MAIL_CONFIRMATION_HOURS",
                 help="lifetime of an e-mail/password change confirmation link"),
         # -- check-in (seed 004)
-        Setting("checkin.duration_minutes", PositiveInt, 60, "CHECKIN_DURATION_MINUTES", runtime=True,
+        Setting("checkin.duration_minutes", Bounded(1, TEN_YEARS_MINUTES), 60, "CHECKIN_DURATION_MINUTES", runtime=True,
                 help="length of a vibe pass; a re-check-in moves expiry to now + this"),
         Setting("checkin.feed_max_limit", PositiveInt, 10000, "CHECKIN_FEED_MAX_LIMIT",
                 help="largest `limit` of one `GET /api/model/active-users` page (no `limit` = every active user)"),
@@ -163,13 +170,13 @@ SETTINGS: dict[str, Setting] = {
         # -- activity analytics (seed 003)
         Setting("analytics.public_apps", list[str], [], "ANALYTICS_PUBLIC_APPS", runtime=True,
                 help="apps whose `public-summary` / `public-timeline` are served without auth (others: 404)"),
-        Setting("analytics.idle_cap_minutes", PositiveInt, 30, "ANALYTICS_IDLE_CAP_MINUTES", runtime=True,
+        Setting("analytics.idle_cap_minutes", Bounded(1, TEN_YEARS_MINUTES), 30, "ANALYTICS_IDLE_CAP_MINUTES", runtime=True,
                 help="an open active session counts at most this long after its last start/resume in reports"),
-        Setting("analytics.max_future_seconds", NonNegativeInt, 300, "ANALYTICS_MAX_FUTURE_SECONDS", runtime=True,
+        Setting("analytics.max_future_seconds", Bounded(0, TEN_YEARS_MINUTES * 60), 300, "ANALYTICS_MAX_FUTURE_SECONDS", runtime=True,
                 help="a client `time` further ahead of the server clock is refused (422)"),
-        Setting("analytics.track_batch_max", PositiveInt, 500, "ANALYTICS_TRACK_BATCH_MAX", runtime=True,
+        Setting("analytics.track_batch_max", Bounded(1, 1_000_000), 500, "ANALYTICS_TRACK_BATCH_MAX", runtime=True,
                 help="largest JSON array accepted by `POST /api/pages/track`"),
-        Setting("analytics.report_row_limit", PositiveInt, 1000, "ANALYTICS_REPORT_ROW_LIMIT", runtime=True,
+        Setting("analytics.report_row_limit", Bounded(1, 1_000_000_000), 1000, "ANALYTICS_REPORT_ROW_LIMIT", runtime=True,
                 help="sessions listed by `timeline` / `session-timeline-detail` (newest first)"),
         Setting("analytics.track_async_commit", bool, True, "ANALYTICS_TRACK_ASYNC_COMMIT",
                 help="PostgreSQL: page-track commits skip the WAL flush wait (a database server crash may lose "
@@ -181,6 +188,9 @@ SETTINGS: dict[str, Setting] = {
                 help="serve Prometheus metrics at `/metrics` (nginx exposes it to loopback only)"),
         Setting("http.trusted_proxies", NonNegativeInt, 0, "TRUSTED_PROXIES",
                 help="reverse proxies in front (nginx = 1): client address and scheme come from X-Forwarded-*"),
+        Setting("console.cookie_secure", bool, False, "CONSOLE_COOKIE_SECURE",
+                help="the web console's session cookies are HTTPS-only (they always are when the request came over "
+                     "HTTPS, through TRUSTED_PROXIES)"),
     ]
 }
 
