@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Literal
 
 from flask import Blueprint, request
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from blueprints.common import parse_model, require_user
 from blueprints.console_session import console_api, json_body
@@ -38,7 +38,7 @@ class AuditQuery(Strict):
 
 
 class ReleaseIn(Strict):
-    force: bool = False
+    force: StrictBool = False  # "yes" is not a yes
 
 
 def _page(items: list[dict], total: int, page: int, per_page: int) -> dict:
