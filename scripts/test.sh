@@ -11,6 +11,13 @@ if ! git lfs version >/dev/null 2>&1; then
   sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq git-lfs
 fi
+# The console's browser tests drive Debian's chromium through its chromedriver (they skip only without them).
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  echo "=== installing chromium and chromium-driver"
+  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq chromium chromium-driver \
+    || echo "chromium could not be installed: the console's browser tests will be skipped"
+fi
 
 declare -A outcome
 failed=0
