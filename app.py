@@ -237,6 +237,8 @@ BLUEPRINT_MODULES = (
     "profile",
     "api_keys",
     "relay",
+    "lfs_objects",
+    "repos",
     "files",
     "users",
     "sessions",

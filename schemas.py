@@ -508,3 +508,64 @@ class TrackIn(RootModel[list[PageVisitIn]]):
     @classmethod
     def _one_or_many(cls, data: Any) -> Any:
         return [data] if isinstance(data, dict) else data
+
+
+# ---------------------------------------------------------------- repositories and the Git LFS Batch API (issue 19)
+
+RepoName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+LfsOid = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+class RepoIn(Strict):
+    name: RepoName
+    restricted: bool = False
+    quota_bytes: Annotated[int, Field(ge=0, le=2**62)] | None = None
+
+
+class RepoPatchIn(Strict):
+    restricted: bool | None = None
+    quota_bytes: Annotated[int, Field(ge=0, le=2**62)] | None = None
+    clear_quota: bool = False
+
+
+class RepoMemberIn(Strict):
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")]
+    access: Literal["read", "write"]
+
+
+class LfsObjectIn(Lenient):
+    oid: LfsOid
+    size: Annotated[int, Field(ge=0, le=2**53)]
+
+
+class LfsBatchIn(Lenient):
+    operation: Literal["upload", "download"]
+    transfers: Annotated[list[Annotated[str, StringConstraints(max_length=64)]], Field(max_length=16)] = ["basic"]
+    ref: LfsRef | None = None
+    objects: Annotated[list[LfsObjectIn], Field(max_length=1000)]
+    hash_algo: Annotated[str, StringConstraints(max_length=32)] = "sha256"
+
+
+class LfsAction(BaseModel):
+    href: str
+    header: dict[str, str] | None = None
+    expires_in: int
+
+
+class LfsObjectError(BaseModel):
+    code: int
+    message: str
+
+
+class LfsBatchObject(BaseModel):
+    oid: str
+    size: int
+    authenticated: bool | None = None
+    actions: dict[str, LfsAction] | None = None
+    error: LfsObjectError | None = None
+
+
+class LfsBatchOut(BaseModel):
+    transfer: str
+    objects: list[LfsBatchObject]
+    hash_algo: str = "sha256"

@@ -121,6 +121,25 @@ SETTINGS: dict[str, Setting] = {
         # -- locks
         Setting("auto_release.enabled", bool, True, "AUTO_RELEASE_ENABLED", runtime=True,
                 help="the sweep releases old locks"),
+        # -- Git LFS objects (issue 19; docs/lfs.md)
+        Setting("lfs.storage", str, "local", "LFS_STORAGE",
+                help="where LFS object bytes live: `local` (files under `lfs.local_root`) or `s3` (presigned URLs)"),
+        Setting("lfs.local_root", str, "", "LFS_LOCAL_ROOT",
+                help="folder of the local object store; empty = `instance/lfs` (one file system: uploads are renamed "
+                     "into place)"),
+        Setting("lfs.s3.bucket", str, "", "LFS_S3_BUCKET", help="bucket of the S3-compatible object store"),
+        Setting("lfs.s3.endpoint_url", str, "", "LFS_S3_ENDPOINT_URL",
+                help="S3-compatible endpoint (MinIO: `http://minio:9000`); empty = AWS"),
+        Setting("lfs.s3.region", str, "us-east-1", "LFS_S3_REGION", help="S3 region"),
+        Setting("lfs.s3.access_key_id", str, "", "LFS_S3_ACCESS_KEY_ID", secret=True,
+                help="S3 access key; empty = boto3's own credential chain"),
+        Setting("lfs.s3.secret_access_key", str, "", "LFS_S3_SECRET_ACCESS_KEY", secret=True, help="S3 secret key"),
+        Setting("lfs.s3.prefix", str, "", "LFS_S3_PREFIX", help="key prefix inside the bucket (e.g. `lfs/`)"),
+        Setting("lfs.transfer_expiry_seconds", Annotated[int, Field(ge=10, le=86400)], 900,
+                "LFS_TRANSFER_EXPIRY_SECONDS",
+                help="lifetime of a signed upload/download/verify link (checked when a transfer starts)"),
+        Setting("lfs.default_quota_bytes", NonNegativeInt, 0, "LFS_DEFAULT_QUOTA_BYTES",
+                help="object bytes a repository may hold unless it has its own quota; 0 = unlimited"),
         Setting("auto_release.hours", Bounded(1, TEN_YEARS_MINUTES // 60), 72, "AUTO_RELEASE_HOURS", runtime=True,
                 help="age after which a lock is released"),
         # -- scheduler

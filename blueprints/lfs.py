@@ -26,13 +26,13 @@ SECURITY = [{"basicAuth": []}, {"bearerAuth": []}]
 MAX_LIMIT = 1000
 
 
-def lfs_route(rule: str, methods: list[str]) -> Callable:
+def lfs_route(rule: str, methods: list[str], on: Blueprint = bp) -> Callable:
     """Serve a view at `/api/repos/<repo>/lfs<rule>` and, for the repository `default`, `/api/lfs<rule>`.
     Two endpoint names, so werkzeug never redirects one URL to the other."""
 
     def register(view: Callable) -> Callable:
-        bp.add_url_rule(REPO_PREFIX + rule, f"repo_{view.__name__}", view, methods=methods)
-        bp.add_url_rule(DEFAULT_PREFIX + rule, view.__name__, view, methods=methods,
+        on.add_url_rule(REPO_PREFIX + rule, f"repo_{view.__name__}", view, methods=methods)
+        on.add_url_rule(DEFAULT_PREFIX + rule, view.__name__, view, methods=methods,
                         defaults={"repo": repos.DEFAULT})
         return view
 

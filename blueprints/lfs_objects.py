@@ -1,0 +1,65 @@
+"""The Git LFS Batch API (git-lfs docs/api/batch.md) and the `basic` transfers it hands out, per repository.
+
+`POST <lfs.url>/objects/batch` (Basic, Bearer, or an `lfs` API key) answers with signed, short-lived action
+links. With local storage they point back here (`PUT`/`GET .../objects/<oid>?token=`, `POST
+.../objects/<oid>/verify?token=`); with S3 the upload and download links are presigned URLs of the bucket
+and only `verify` comes here. Transfer views authenticate by the link's token, not by the user's password.
+"""
+
+from flask import Blueprint, request, send_file
+
+from blueprints.common import authenticated, expects
+from blueprints.lfs import REPO_PREFIX, SECURITY, TAGS, lfs_response, lfs_route, repository
+from errors import ApiError, use_family
+from schemas import LfsBatchIn, LfsBatchOut, LfsError
+from services import lfs_objects, repos
+
+bp = use_family(Blueprint("lfs_objects", __name__), "lfs")
+
+
+def _transfer(repo: str, oid: str, operation: str) -> tuple[repos.Repo, lfs_objects.Transfer]:
+    if not repos.NAME.match(repo) or len(oid) != 64 or any(c not in "0123456789abcdef" for c in oid):
+        raise ApiError(404, "Object does not exist")
+    target = repos.get(repo)
+    return target, lfs_objects.check(request.args.get("token"), target, oid, operation)
+
+
+@lfs_route("/objects/batch", ["POST"], on=bp)
+@authenticated("lfs", basic=True)
+@expects(json=LfsBatchIn, resp={200: LfsBatchOut, 401: LfsError, 403: LfsError, 409: LfsError, 413: LfsError,
+                                422: LfsError}, tags=TAGS, security=SECURITY)
+def batch(repo: str, body: LfsBatchIn):
+    """Upload or download actions for each object (`basic` transfer, sha256); 413 over the repository's quota."""
+    if body.hash_algo != "sha256":
+        raise ApiError(409, f"Unsupported hash algorithm {body.hash_algo!r}: this server uses sha256")
+    if "basic" not in body.transfers:
+        raise ApiError(422, "Only the `basic` transfer adapter is supported")
+    target = repository(repo, "write" if body.operation == "upload" else "read")
+    base_url = request.host_url.rstrip("/") + REPO_PREFIX.replace("<repo>", target.name)
+    objects = lfs_objects.batch(target, body.operation, [(o.oid, o.size) for o in body.objects], base_url)
+    return lfs_response({"transfer": "basic", "objects": objects, "hash_algo": "sha256"})
+
+
+@bp.put(REPO_PREFIX + "/objects/<oid>")
+def upload(repo: str, oid: str):
+    """Receive an object's bytes (local storage), streamed to disk and verified before it becomes visible."""
+    target, transfer = _transfer(repo, oid, "upload")
+    request.max_content_length = transfer.size  # not MAX_BODY_BYTES: the object's announced size bounds it
+    lfs_objects.receive(target, transfer, request.stream.read)
+    return lfs_response({}, 200)
+
+
+@bp.get(REPO_PREFIX + "/objects/<oid>")
+def download(repo: str, oid: str):
+    """Send an object's bytes (local storage); `Range` requests are answered with 206."""
+    target, transfer = _transfer(repo, oid, "download")
+    return send_file(lfs_objects.local_path(target, transfer), mimetype="application/octet-stream",
+                     conditional=True, etag=oid, max_age=0)
+
+
+@bp.post(REPO_PREFIX + "/objects/<oid>/verify")
+def verify(repo: str, oid: str):
+    """The `verify` action: 200 once the object is stored, verified and readable in this repository."""
+    target, transfer = _transfer(repo, oid, "verify")
+    lfs_objects.verify(target, transfer)
+    return lfs_response({"oid": oid, "size": transfer.size})
