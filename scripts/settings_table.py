@@ -1,4 +1,4 @@
-"""Print the README's settings table from settings.SETTINGS (run after adding a setting)."""
+"""Print docs/settings.md's settings table from settings.SETTINGS (run after adding a setting)."""
 
 import json
 import sys
