@@ -71,7 +71,7 @@
     const width = Math.max(280, box.clientWidth - 12);
     charts[id] = new uPlot({ width, height: 220, tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
       legend: { show: false }, cursor: { show: true },
-      scales: { x: { time: true }, y: { range: (u, min, maxValue) => [0, Math.max(1, maxValue * 1.1)] } },
+      scales: { x: { time: true, range: (u, min, max) => [min - 43200, max + 43200] }, y: { range: (u, min, maxValue) => [0, Math.max(1, maxValue * 1.1)] } },
       axes: [{}, { size: 50 }],
       series: [{}, { label, stroke: color, fill: color + "55", width: 2, paths: uPlot.paths.bars({ size: [0.6, 40] }),
                      points: { show: false } }] }, [xs, ys], box);
