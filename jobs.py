@@ -60,6 +60,10 @@ JOBS: list[Job] = [
         "keep 30 days of the API interaction log"),
     Job("purge_activity_data", "services.activity:purge_expired", 3600,
         "delete activity sessions and page visits older than analytics.retention_days"),
+    Job("compact_rollups", "services.rollups:compact", 60,
+        "sum each analytics rollup key's delta rows into one (reports are exact either way)"),
+    Job("maintain_partitions", "services.partitions:maintain", 86400,
+        "PostgreSQL: create page_visits' monthly partitions ahead of their first visit"),
 ]
 
 

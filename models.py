@@ -344,6 +344,9 @@ class ActivitySession(db.Model):
     __table_args__ = (
         Index("ix_activity_sessions_app_user_started", "app", "user", "started_at"),
         Index("ix_activity_sessions_app_started", "app", "started_at"),
+        # the sessions whose duration still grows, read beside session_rollups
+        Index("ix_activity_sessions_open", "app", "started_at", postgresql_where=text("status <> 'ended'"),
+              sqlite_where=text("status <> 'ended'")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -374,14 +377,16 @@ class SessionEvent(db.Model):
 
 
 class PageVisit(db.Model):
-    """Time a tracked user spent on one page of a client app."""
+    """Time a tracked user spent on one page of a client app.
+
+    PostgreSQL: partitioned by month of visited_at (migration 0009; partitions in schema
+    `page_visit_partitions`, primary key (id, visited_at)); whole-app totals come from PageRollup."""
 
     __tablename__ = "page_visits"
     __table_args__ = (
-        Index("ix_page_visits_app_user_visited", "app", "user", "visited_at"),
+        # covering on PostgreSQL: one user's page reports are an index-only scan
+        Index("ix_page_visits_app_user_visited", "app", "user", "visited_at", postgresql_include=["page", "seconds"]),
         Index("ix_page_visits_app_visited", "app", "visited_at"),
-        # covering on PostgreSQL: per-page totals are an index-only scan
-        Index("ix_page_visits_app_page", "app", "page", postgresql_include=["seconds"]),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
@@ -393,3 +398,48 @@ class PageVisit(db.Model):
     visited_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     # Optional link to an activity session; no foreign key so tracking never waits on the sessions table.
     session_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+
+
+class PageRollup(db.Model):
+    """Page visits of one app summed per UTC hour and page (services/rollups.py).
+
+    Tracking adds a `pending` delta row in the visits' own transaction; a job sums each key's rows into one."""
+
+    __tablename__ = "page_rollups"
+    __table_args__ = (
+        Index("ix_page_rollups_app_bucket", "app", "bucket", "page", postgresql_include=["visits", "seconds"]),
+        Index("ix_page_rollups_pending", "id", postgresql_where=text("pending"), sqlite_where=text("pending")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    app: Mapped[str] = mapped_column(String(80), nullable=False)
+    bucket: Mapped[datetime] = mapped_column(DateTime, nullable=False)  # naive UTC, start of the hour
+    page: Mapped[str] = mapped_column(String(512), nullable=False)
+    visits: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    seconds: Mapped[float] = mapped_column(Float, nullable=False)
+    pending: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+
+
+class SessionRollup(db.Model):
+    """Activity sessions of one app per 15-minute UTC bucket of their start (services/rollups.py).
+
+    `started` counts every session; the duration columns cover ended sessions only (an open one's
+    duration still grows: reports read open sessions from activity_sessions)."""
+
+    __tablename__ = "session_rollups"
+    __table_args__ = (
+        Index("ix_session_rollups_app_bucket", "app", "bucket"),
+        Index("ix_session_rollups_pending", "id", postgresql_where=text("pending"), sqlite_where=text("pending")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    app: Mapped[str] = mapped_column(String(80), nullable=False)
+    bucket: Mapped[datetime] = mapped_column(DateTime, nullable=False)  # naive UTC, :00 :15 :30 or :45
+    started: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    ended: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    ended_seconds: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    ended_max: Mapped[float | None] = mapped_column(Float)
+    ended_min: Mapped[float | None] = mapped_column(Float)
+    pending: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)

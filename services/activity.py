@@ -10,13 +10,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 import settings
 from errors import ApiError, conflict, not_found
 from extensions import db
-from models import ActivitySession, SessionEvent
-from services import clock
+from models import ActivitySession, PageRollup, PageVisit, SessionEvent
+from services import clock, partitions, rollups
 
 # event type -> (statuses it may follow, status it leads to)
 TRANSITIONS = {
@@ -47,6 +47,7 @@ def start_session(app: str, user: str, at: datetime | None = None) -> ActivitySe
     db.session.add(session)
     db.session.flush()
     db.session.add(SessionEvent(session_id=session.id, type="start", at=started))
+    rollups.session_started(app, started)
     db.session.commit()
     return session
 
@@ -98,6 +99,8 @@ def apply_event(app: str, user: str, session_id: str, kind: str, at: datetime | 
         _check(find_session(app, user, session_id), kind, when)
         raise conflict("The session changed at the same time; retry")
     db.session.add(SessionEvent(session_id=session.id, type=kind, at=when))
+    if new_status == "ended":
+        rollups.session_ended(app, session.started_at, values.get("active_seconds", session.active_seconds))
     db.session.commit()  # expires `session`: its attributes are read back as stored
     return session
 
@@ -112,25 +115,42 @@ def _delete_sessions(where) -> int:
 
 
 def erase_user_data(app: str, user: str) -> dict[str, int]:
-    """Erasure request: every session, event and page visit of one tracked user of one app."""
-    from models import PageVisit
-
-    sessions = _delete_sessions([ActivitySession.app == app, ActivitySession.user == user])
-    visits = db.session.execute(db.delete(PageVisit).where(PageVisit.app == app, PageVisit.user == user)).rowcount
-    db.session.commit()
-    return {"sessions": sessions, "page_visits": visits}
+    """Erasure request: every session, event and page visit of one tracked user of one app, and their
+    share of the rollups (the buckets they touched are summed again from what remains)."""
+    def work() -> dict[str, int]:
+        session_buckets = rollups.buckets_of(rollups.SESSIONS, ActivitySession.app == app,
+                                             ActivitySession.user == user).get(app, [])
+        visit_buckets = rollups.buckets_of(rollups.PAGES, PageVisit.app == app, PageVisit.user == user).get(app, [])
+        sessions = _delete_sessions([ActivitySession.app == app, ActivitySession.user == user])
+        visits = db.session.execute(db.delete(PageVisit).where(PageVisit.app == app, PageVisit.user == user)).rowcount
+        rollups.recompute(rollups.SESSIONS, app, session_buckets)
+        rollups.recompute(rollups.PAGES, app, visit_buckets)
+        return {"sessions": sessions, "page_visits": visits}
+    return rollups.in_one_snapshot(work)
 
 
 def purge_expired() -> dict[str, int]:
-    """Retention job: delete data older than `analytics.retention_days` (0 keeps everything)."""
-    from models import PageVisit
+    """Retention job: delete data older than `analytics.retention_days` (0 keeps everything).
 
+    PostgreSQL drops whole months of page visits (services/partitions.py) before deleting the rest."""
     days = settings.get("analytics.retention_days")
     if not days:
         return {"sessions": 0, "page_visits": 0}
     cutoff = clock.now() - timedelta(days=days)
-    # a session is old once its last event is; a long-running one is kept while it is still used
-    sessions = _delete_sessions([ActivitySession.last_event_at < cutoff])
-    visits = db.session.execute(db.delete(PageVisit).where(PageVisit.visited_at < cutoff)).rowcount
-    db.session.commit()
-    return {"sessions": sessions, "page_visits": visits}
+    dropped = partitions.drop_before(cutoff)
+    edge = rollups.floor(cutoff, rollups.PAGE_GRAIN)
+
+    def work() -> dict[str, int]:
+        # a session is old once its last event is; a long-running one is kept while it is still used
+        old = [ActivitySession.last_event_at < cutoff]
+        session_buckets = rollups.buckets_of(rollups.SESSIONS, *old)
+        sessions = _delete_sessions(old)
+        visits = db.session.execute(db.delete(PageVisit).where(PageVisit.visited_at < cutoff)).rowcount
+        for app, buckets in session_buckets.items():
+            rollups.recompute(rollups.SESSIONS, app, buckets)
+        edge_apps = db.session.execute(select(PageRollup.app).where(PageRollup.bucket <= edge).distinct()).scalars().all()
+        db.session.execute(db.delete(PageRollup).where(PageRollup.bucket < edge))
+        for app in edge_apps:
+            rollups.recompute(rollups.PAGES, app, [edge])
+        return {"sessions": sessions, "page_visits": dropped + visits}
+    return rollups.in_one_snapshot(work)

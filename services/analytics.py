@@ -8,20 +8,22 @@ start/resume (the idle rule), so an abandoned tab does not inflate totals.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Select, case, func, literal, null, select, tuple_
+from sqlalchemy import DateTime, Select, case, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
 import settings
 from envelope import hhmmss, iso_z
 from extensions import db
 from models import ActivitySession as S
+from models import PageRollup as PR
 from models import PageVisit as P
 from models import SessionEvent as E
-from services import clock
+from models import SessionRollup as R
+from services import clock, rollups
 from services.sqltime import LocalTime, greatest, least, seconds_between
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -42,7 +44,7 @@ def _dialect() -> str:
 
 def _where(f: ReportFilter, app_col, user_col, time_col) -> list[ColumnElement]:
     where = [app_col == f.app]
-    if f.user != "all":
+    if f.user != "all" and user_col is not None:
         where.append(user_col == f.user)
     if f.start is not None:
         where.append(time_col >= f.start)
@@ -79,49 +81,126 @@ def duration_seconds(now: datetime | None = None) -> ColumnElement:
     return S.active_seconds + case((S.status == "active", capped), else_=literal(0.0))
 
 
-# ---------------------------------------------------------------- statements (also used by the bench)
+# ---------------------------------------------------------------- plan: rollups for whole buckets, raw edges
 
-def statements(report: str, f: ReportFilter) -> list[Select]:
-    """The SQL of a report: one or more SELECTs whose rows the report shapes without re-aggregating."""
-    sw, vw = session_where(f), visit_where(f)
-    limit = settings.get("analytics.report_row_limit")
-    if report in ("heatmap", "most-active"):
-        lt = local_time(f, S.started_at, sw)
-        weekday, hour = lt.weekday(S.started_at).label("weekday"), lt.hour(S.started_at).label("hour")
-        weekly = select(weekday, hour, func.count().label("n")).where(*sw).group_by(weekday, hour)
-        if report == "most-active":
-            return [weekly]
-        day = lt.date(S.started_at).label("day")
-        if _dialect() == "postgresql":
-            # one scan for both groupings: rows with a day are daily, rows without are weekday x hour
-            return [select(day, weekday, hour, func.count().label("n")).where(*sw)
-                    .group_by(func.grouping_sets(tuple_(day.element), tuple_(weekday.element, hour.element)))]
-        return [select(day, null(), null(), func.count().label("n")).where(*sw).group_by(day),
-                weekly.with_only_columns(null(), weekday, hour, func.count())]
-    if report == "summary":
+@dataclass(frozen=True)
+class Plan:
+    raw: tuple[ReportFilter, ...]  # ranges read from the raw rows
+    rolled: ReportFilter | None  # whole buckets read from the rollup (start/end on bucket bounds or None)
+
+
+def plan(f: ReportFilter, grain: int, use_rollups: bool = True) -> Plan:
+    """Rollups hold whole-app totals: one user's reports read that user's raw rows (an index range)."""
+    if not use_rollups or f.user != "all":
+        return Plan((f,), None)
+    whole_start = rollups.ceil(f.start, grain) if f.start is not None else None
+    whole_end = rollups.floor(f.end, grain) if f.end is not None else None
+    if whole_start is not None and whole_end is not None and whole_start >= whole_end:
+        return Plan((f,), None)  # inside one bucket
+    edges = []
+    if f.start is not None and f.start < whole_start:
+        edges.append(replace(f, end=whole_start))
+    if f.end is not None and whole_end < f.end:
+        edges.append(replace(f, start=whole_end))
+    return Plan(tuple(edges), replace(f, start=whole_start, end=whole_end))
+
+
+def _rolled_where(f: ReportFilter, table) -> list[ColumnElement]:
+    return _where(replace(f, user="all"), table.app, None, table.bucket)
+
+
+def _session_plan(f: ReportFilter, use_rollups: bool, zoned: bool) -> Plan:
+    p = plan(f, rollups.SESSION_GRAIN, use_rollups)
+    if p.rolled is None or not zoned:
+        return p
+    # a zone whose offsets are not whole quarter hours over the data read cannot use 15-minute buckets
+    low, high = db.session.execute(select(func.min(R.bucket), func.max(R.bucket))
+                                   .where(*_rolled_where(p.rolled, R))).one()
+    if low is not None and not rollups.zone_exact(f.tz, _as_datetime(low), _as_datetime(high)):
+        return Plan((f,), None)
+    return p
+
+
+def _as_datetime(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+# ---------------------------------------------------------------- statements (also used by the bench)
+# Each report reads partial aggregates: ("raw", rows of a raw range), ("open", open sessions inside the
+# rolled buckets: their duration still grows) and ("rolled", rollup rows), merged in Python.
+
+Tagged = list[tuple[str, Select]]
+
+
+def _session_partials(f: ReportFilter, use_rollups: bool, shape: str) -> Tagged:
+    """shape: "day" (day, n, seconds), "total" (n, seconds, max, min), "daily" (day, n), "weekly" (wd, h, n)."""
+    p = _session_plan(f, use_rollups, zoned=shape != "total")
+    pieces = [("raw", r, []) for r in p.raw]
+    if p.rolled is not None and shape in ("day", "total"):
+        pieces.append(("open", p.rolled, [S.status != "ended"]))
+    out: Tagged = []
+    for tag, piece, extra in pieces:
+        where = [*session_where(piece), *extra]
         dur = duration_seconds()
-        return [select(func.count().label("n"), func.sum(dur), func.avg(dur), func.max(dur), func.min(dur))
-                .where(*sw)]
-    if report == "stats":
-        # per local day first (a hash aggregate in one scan), then totals and the number of days
-        day = local_time(f, S.started_at, sw).date(S.started_at).label("day")
-        per_day = (select(day, func.count().label("n"), func.sum(duration_seconds()).label("seconds"))
-                   .where(*sw).group_by(day).subquery())
-        return [select(func.sum(per_day.c.n), func.sum(per_day.c.seconds), func.count())]
-    if report == "daily-time-spent":
-        day = local_time(f, S.started_at, sw).date(S.started_at).label("day")
-        return [select(day, func.sum(duration_seconds())).where(*sw).group_by(day).order_by(day)]
+        if shape == "total":
+            out.append((tag, select(func.count(), func.sum(dur), func.max(dur), func.min(dur)).where(*where)))
+            continue
+        lt = local_time(piece, S.started_at, where)
+        out.append((tag, _grouped(shape, lt, S.started_at, func.count(), func.sum(dur)).where(*where)))
+    if p.rolled is not None:
+        where = _rolled_where(p.rolled, R)
+        if shape == "total":
+            out.append(("rolled", select(func.sum(R.started), func.sum(R.ended_seconds), func.max(R.ended_max),
+                                         func.min(R.ended_min)).where(*where)))
+        else:
+            lt = local_time(p.rolled, R.bucket, where)
+            out.append(("rolled", _grouped(shape, lt, R.bucket, func.sum(R.started), func.sum(R.ended_seconds))
+                        .where(*where)))
+    return out
+
+
+def _grouped(shape: str, lt: LocalTime, column, n: ColumnElement, seconds: ColumnElement) -> Select:
+    if shape == "weekly":
+        weekday, hour = lt.weekday(column).label("weekday"), lt.hour(column).label("hour")
+        return select(weekday, hour, n).group_by(weekday, hour)
+    day = lt.date(column).label("day")
+    return select(day, n, seconds).group_by(day) if shape == "day" else select(day, n).group_by(day)
+
+
+def _page_partials(f: ReportFilter, use_rollups: bool) -> Tagged:
+    p = plan(f, rollups.PAGE_GRAIN, use_rollups)
+    out: Tagged = [("raw", select(P.page, func.count(), func.sum(P.seconds)).where(*visit_where(r)).group_by(P.page))
+                   for r in p.raw]
+    if p.rolled is not None:
+        out.append(("rolled", select(PR.page, func.sum(PR.visits), func.sum(PR.seconds))
+                    .where(*_rolled_where(p.rolled, PR)).group_by(PR.page)))
+    return out
+
+
+SHAPES = {"heatmap": ("daily", "weekly"), "most-active": ("weekly",), "stats": ("day",), "summary": ("total",),
+          "daily-time-spent": ("day",)}
+
+
+def tagged_statements(report: str, f: ReportFilter, use_rollups: bool = True) -> list[Tagged]:
+    """Per part of a report, its tagged SELECTs."""
+    if report in SHAPES:
+        return [_session_partials(f, use_rollups, shape) for shape in SHAPES[report]]
+    if report in ("time-by-page", "page-stats"):
+        return [_page_partials(f, use_rollups)]
+    sw = session_where(f)
     if report == "timeline":
-        return [select(S.id, S.started_at, S.ended_at, duration_seconds()).where(*sw)
-                .order_by(S.started_at.desc(), S.id).limit(limit)]
+        return [[("raw", select(S.id, S.started_at, S.ended_at, duration_seconds()).where(*sw)
+                  .order_by(S.started_at.desc(), S.id).limit(settings.get("analytics.report_row_limit")))]]
     if report == "session-timeline-detail":
         newest = statements_newest(f).subquery()
-        return [select(newest.c.id, E.type, E.at).join(E, E.session_id == newest.c.id)
-                .order_by(newest.c.started_at.desc(), newest.c.id, E.at, E.id)]
-    if report in ("time-by-page", "page-stats"):
-        return [select(P.page, func.count(), func.sum(P.seconds), func.avg(P.seconds)).where(*vw)
-                .group_by(P.page).order_by(func.sum(P.seconds).desc(), P.page)]
+        return [[("raw", select(newest.c.id, E.type, E.at).join(E, E.session_id == newest.c.id)
+                  .order_by(newest.c.started_at.desc(), newest.c.id, E.at, E.id))]]
     raise KeyError(report)
+
+
+def statements(report: str, f: ReportFilter) -> list[Select]:
+    """Every SELECT a report runs (the bench runs the same SQL directly)."""
+    return [statement for part in tagged_statements(report, f) for _, statement in part]
 
 
 def statements_newest(f: ReportFilter) -> Select:
@@ -130,21 +209,33 @@ def statements_newest(f: ReportFilter) -> Select:
             .limit(settings.get("analytics.report_row_limit")))
 
 
-def _rows(report: str, f: ReportFilter) -> list[list[Any]]:
-    return [db.session.execute(statement).all() for statement in statements(report, f)]
+def _parts(report: str, f: ReportFilter, use_rollups: bool) -> list[list[tuple[str, list]]]:
+    return [[(tag, db.session.execute(statement).all()) for tag, statement in part]
+            for part in tagged_statements(report, f, use_rollups)]
+
+
+def _by_key(part: list[tuple[str, list]], width: int) -> dict[tuple, list[float]]:
+    """Sum partial rows by their first `width` columns; "open" rows add durations but no sessions."""
+    merged: dict[tuple, list[float]] = {}
+    for tag, rows in part:
+        for row in rows:
+            key, values = tuple(str(k) for k in row[:width]), row[width:]
+            total = merged.setdefault(key, [0.0] * len(values))
+            for i, value in enumerate(values):
+                if not (tag == "open" and i == 0):
+                    total[i] += _num(value)
+    return merged
 
 
 # ---------------------------------------------------------------- reports (seed 003 shapes)
 
-def heatmap(f: ReportFilter) -> dict:
-    daily: dict[str, int] = {}
+def heatmap(f: ReportFilter, use_rollups: bool = True) -> dict:
+    daily_part, weekly_part = _parts("heatmap", f, use_rollups)
+    daily = {day: int(n) for (day,), (n,) in sorted(_by_key(daily_part, 1).items()) if n}
     weekly: dict[str, dict[str, int]] = {}
-    for rows in _rows("heatmap", f):
-        for day, weekday, hour, n in rows:
-            if day is not None:
-                daily[str(day)] = n
-            else:
-                weekly.setdefault(str(weekday), {})[str(hour)] = n
+    for (weekday, hour), (n,) in sorted(_by_key(weekly_part, 2).items(), key=lambda kv: (int(kv[0][0]), int(kv[0][1]))):
+        if n:
+            weekly.setdefault(weekday, {})[hour] = int(n)
     days = sorted(daily)
     return {
         "daily_sessions": daily,
@@ -155,59 +246,76 @@ def heatmap(f: ReportFilter) -> dict:
     }
 
 
-def most_active(f: ReportFilter) -> dict:
+def most_active(f: ReportFilter, use_rollups: bool = True) -> dict:
     """Busiest weekday and hour of day by sessions started; peak_sessions: the busiest weekday x hour slot."""
-    (weekly_rows,) = _rows("most-active", f)
+    (weekly_part,) = _parts("most-active", f, use_rollups)
+    slots = {(int(wd), int(h)): int(n) for (wd, h), (n,) in _by_key(weekly_part, 2).items() if n}
+    if not slots:
+        return {"most_active_day": None, "most_active_hour": None, "peak_sessions": 0}
     by_day: dict[int, int] = {}
     by_hour: dict[int, int] = {}
-    for weekday, hour, n in weekly_rows:
+    for (weekday, hour), n in slots.items():
         by_day[weekday] = by_day.get(weekday, 0) + n
         by_hour[hour] = by_hour.get(hour, 0) + n
-    if not weekly_rows:
-        return {"most_active_day": None, "most_active_hour": None, "peak_sessions": 0}
     day = min(by_day, key=lambda d: (-by_day[d], d))
     hour = min(by_hour, key=lambda h: (-by_hour[h], h))
-    return {"most_active_day": WEEKDAYS[day], "most_active_hour": hour,
-            "peak_sessions": max(n for _, _, n in weekly_rows)}
+    return {"most_active_day": WEEKDAYS[day], "most_active_hour": hour, "peak_sessions": max(slots.values())}
 
 
-def stats(f: ReportFilter) -> dict:
-    ((n, total, days),) = _rows("stats", f)[0]
-    n, total = int(n or 0), _num(total)
+def _per_day(report: str, f: ReportFilter, use_rollups: bool) -> dict[str, tuple[int, float]]:
+    """Local day -> (sessions started, their duration), days with sessions only."""
+    (part,) = _parts(report, f, use_rollups)
+    return {day: (int(n), seconds) for (day,), (n, seconds) in sorted(_by_key(part, 1).items()) if n}
+
+
+def stats(f: ReportFilter, use_rollups: bool = True) -> dict:
+    days = _per_day("stats", f, use_rollups)
+    n, total = sum(n for n, _ in days.values()), sum(s for _, s in days.values())
     return {"total_sessions": n, "average_session_duration": hhmmss(total / n if n else 0),
-            "total_time_spent": hhmmss(total), "active_days": days}
+            "total_time_spent": hhmmss(total), "active_days": len(days)}
 
 
-def summary(f: ReportFilter) -> dict:
-    ((n, total, average, longest, shortest),) = _rows("summary", f)[0]
-    return {"total_sessions": n, "total_duration": hhmmss(_num(total)), "average_duration": hhmmss(_num(average)),
+def summary(f: ReportFilter, use_rollups: bool = True) -> dict:
+    (part,) = _parts("summary", f, use_rollups)
+    n, total, longest, shortest = 0, 0.0, None, None
+    for tag, ((count, seconds, high, low),) in part:
+        n += int(count or 0) if tag != "open" else 0
+        total += _num(seconds)
+        longest = high if longest is None or (high is not None and high > longest) else longest
+        shortest = low if shortest is None or (low is not None and low < shortest) else shortest
+    return {"total_sessions": n, "total_duration": hhmmss(total), "average_duration": hhmmss(total / n if n else 0),
             "longest_session": hhmmss(_num(longest)), "shortest_session": hhmmss(_num(shortest))}
 
 
-def timeline(f: ReportFilter) -> dict:
-    (rows,) = _rows("timeline", f)
+def timeline(f: ReportFilter, use_rollups: bool = True) -> dict:
+    (((_, rows),),) = _parts("timeline", f, use_rollups)
     return {"timeline": [{"session_id": str(sid), "start_time": iso_z(started), "end_time": iso_z(ended),
                           "duration": hhmmss(_num(seconds))} for sid, started, ended, seconds in rows]}
 
 
-def daily_time_spent(f: ReportFilter) -> dict:
-    (rows,) = _rows("daily-time-spent", f)
-    return {"daily_time": {str(day): hhmmss(_num(seconds)) for day, seconds in rows}}
+def daily_time_spent(f: ReportFilter, use_rollups: bool = True) -> dict:
+    return {"daily_time": {day: hhmmss(seconds) for day, (_, seconds) in _per_day("daily-time-spent", f,
+                                                                                   use_rollups).items()}}
 
 
-def time_by_page(f: ReportFilter) -> dict:
-    (rows,) = _rows("time-by-page", f)
-    return {"page_time": {page: hhmmss(_num(total)) for page, _n, total, _avg in rows}}
+def _pages(report: str, f: ReportFilter, use_rollups: bool) -> list[tuple[str, int, float]]:
+    """(page, visits, seconds), most time first, then by page."""
+    (part,) = _parts(report, f, use_rollups)
+    pages = [(page, int(n), seconds) for (page,), (n, seconds) in _by_key(part, 1).items() if n]
+    return sorted(pages, key=lambda p: (-p[2], p[0]))
 
 
-def page_stats(f: ReportFilter) -> dict:
-    (rows,) = _rows("page-stats", f)
-    return {"page_stats": {page: {"visits": n, "total_time": hhmmss(_num(total)), "average_time": hhmmss(_num(avg))}
-                           for page, n, total, avg in rows}}
+def time_by_page(f: ReportFilter, use_rollups: bool = True) -> dict:
+    return {"page_time": {page: hhmmss(total) for page, _n, total in _pages("time-by-page", f, use_rollups)}}
 
 
-def session_timeline_detail(f: ReportFilter) -> dict:
-    (rows,) = _rows("session-timeline-detail", f)
+def page_stats(f: ReportFilter, use_rollups: bool = True) -> dict:
+    return {"page_stats": {page: {"visits": n, "total_time": hhmmss(total), "average_time": hhmmss(total / n)}
+                           for page, n, total in _pages("page-stats", f, use_rollups)}}
+
+
+def session_timeline_detail(f: ReportFilter, use_rollups: bool = True) -> dict:
+    (((_, rows),),) = _parts("session-timeline-detail", f, use_rollups)
     sessions: dict[str, list[dict]] = {}
     for sid, kind, at in rows:  # rows arrive grouped by session, newest session first
         sessions.setdefault(str(sid), []).append({"type": kind, "timestamp": iso_z(at)})
@@ -231,5 +339,6 @@ REPORTS = {
 }
 
 
-def run(report: str, f: ReportFilter) -> dict:
-    return REPORTS[report](f)
+def run(report: str, f: ReportFilter, use_rollups: bool = True) -> dict:
+    """A report; `use_rollups=False` computes it from raw rows only (the property test's reference)."""
+    return REPORTS[report](f, use_rollups)

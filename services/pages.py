@@ -1,4 +1,4 @@
-"""Page tracking (seed 003): one visit or a bounded batch, stored all-or-nothing in one INSERT.
+"""Page tracking (seed 003): one visit or a bounded batch, stored all-or-nothing with its rollup deltas.
 
 One path on both databases: the session's INSERT, committed before the answer. On PostgreSQL the commit
 may skip the wait for the WAL flush (`analytics.track_async_commit`, applied in `_relax_commit` only):
@@ -18,7 +18,7 @@ import settings
 from errors import ApiError
 from extensions import db
 from models import PageVisit
-from services import clock
+from services import clock, rollups
 from services.activity import event_time
 
 
@@ -49,6 +49,7 @@ def track(visits: list[Visit]) -> list[dict]:
                      "visited_at": at, "session_id": visit.session_id})
     _relax_commit()
     db.session.execute(insert(PageVisit), rows)
+    rollups.add_page_visits(rows)  # the whole-app totals move in the same transaction
     db.session.commit()
     return rows
 
