@@ -174,6 +174,111 @@ def release_branch(branch: str, repo: str | None) -> None:
 api_keys_cli = AppGroup("api-keys", help="Service API keys (shown once, stored hashed).")
 
 
+repos_cli = AppGroup("repos", help="Git LFS repositories: create, restrict, members, quota, delete.")
+
+
+def _repos_call(action, *args, **kwargs):
+    try:
+        return action(*args, **kwargs)
+    except ApiError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+@repos_cli.command("create")
+@click.argument("name")
+@click.option("--restricted", is_flag=True, help="only members (and admins) may use it")
+@click.option("--quota", "quota_bytes", type=click.IntRange(min=0), help="object bytes it may hold")
+def create_repo(name: str, restricted: bool, quota_bytes: int | None) -> None:
+    """Create repository NAME; its Git LFS endpoint is /api/repos/NAME/lfs."""
+    from services import repos
+
+    repo = _repos_call(repos.create, name, restricted=restricted, quota_bytes=quota_bytes)
+    click.echo(f"created {repo.name}: lfs.url = <server>/api/repos/{repo.name}/lfs")
+
+
+@repos_cli.command("list")
+def list_repos() -> None:
+    """Every repository: name, open/restricted, quota."""
+    from services import repos
+
+    for repo in repos.list_all():
+        click.echo(f"{repo.name}\t{'restricted' if repo.restricted else 'open'}\t{repo.quota_bytes or '-'}")
+
+
+@repos_cli.command("delete")
+@click.argument("name")
+def delete_repo(name: str) -> None:
+    """Delete NAME with its locks and the objects no other repository holds."""
+    from services import repos
+
+    click.echo(f"deleted: {json.dumps(_repos_call(repos.delete_repository, name))}")
+
+
+@repos_cli.command("restrict")
+@click.argument("name")
+def restrict_repo(name: str) -> None:
+    """Only members (and admins) may use NAME from now on."""
+    from services import repos
+
+    _repos_call(repos.update, name, restricted=True)
+    click.echo(f"{name}: restricted to members")
+
+
+@repos_cli.command("open")
+@click.argument("name")
+def open_repo(name: str) -> None:
+    """Every account may read and write NAME."""
+    from services import repos
+
+    _repos_call(repos.update, name, restricted=False)
+    click.echo(f"{name}: open to every account")
+
+
+@repos_cli.command("quota")
+@click.argument("name")
+@click.argument("quota_bytes")
+def set_repo_quota(name: str, quota_bytes: str) -> None:
+    """Set NAME's quota in bytes (`none`: the lfs.default_quota_bytes setting)."""
+    from services import repos
+
+    value = None if quota_bytes == "none" else click.IntRange(min=0).convert(quota_bytes, None, None)
+    _repos_call(repos.update, name, quota_bytes=value)
+    click.echo(f"{name}: quota {value if value is not None else 'default'}")
+
+
+@repos_cli.command("grant")
+@click.argument("name")
+@click.argument("username")
+@click.argument("access", type=click.Choice(["read", "write"]))
+def grant_repo(name: str, username: str, access: str) -> None:
+    """Give USERNAME read or write access to NAME (what counts while it is restricted)."""
+    from services import repos
+
+    _repos_call(repos.set_member, name, username, access)
+    click.echo(f"{name}: {username} may {access}")
+
+
+@repos_cli.command("revoke")
+@click.argument("name")
+@click.argument("username")
+def revoke_repo(name: str, username: str) -> None:
+    """Take USERNAME's membership of NAME away."""
+    from services import repos
+
+    _repos_call(repos.remove_member, name, username)
+    click.echo(f"{name}: {username} removed")
+
+
+@repos_cli.command("members")
+@click.argument("name")
+def repo_members(name: str) -> None:
+    """Members of NAME and their access."""
+    from services import repos
+
+    for username, access in _repos_call(repos.members, name):
+        click.echo(f"{username}\t{access}")
+
+
 @api_keys_cli.command("create")
 @click.argument("name")
 @click.option("--scope", "scopes", multiple=True, required=True,
@@ -262,5 +367,5 @@ def erase_analytics(app_name: str, user: str) -> None:
 def register_commands(app: Flask) -> None:
     """Attach every CLI command and group to the app."""
     for command in (create_admin, set_config, users_cli, settings_cli, scheduler_cli, test_email, locks_cli,
-                    api_keys_cli, relay_cli, analytics_cli):
+                    repos_cli, api_keys_cli, relay_cli, analytics_cli):
         app.cli.add_command(command)

@@ -16,9 +16,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
 
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -53,8 +54,15 @@ def backend() -> storage.LocalStorage | storage.S3Storage:
     return found
 
 
+class _ClockSigner(TimestampSigner):
+    """Timestamps from services.clock, so expiry follows the server's (freezable) clock."""
+
+    def get_timestamp(self) -> int:
+        return int(clock.now().replace(tzinfo=UTC).timestamp())
+
+
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="concierge.lfs-transfer")
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="concierge.lfs-transfer", signer=_ClockSigner)
 
 
 def sign(transfer: Transfer) -> str:

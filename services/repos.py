@@ -130,6 +130,10 @@ def update(name: str, *, restricted: bool | None = None, quota_bytes: int | None
     return get(name)
 
 
+def list_all() -> list[Repo]:
+    return [Repo(*row) for row in db.session.execute(select(*_COLUMNS).order_by(Repository.name))]
+
+
 def visible_to(account: Account) -> list[tuple[Repo, Access]]:
     """Repositories the account may read, by name, with its access."""
     member = select(RepositoryMember.repository_id, RepositoryMember.access).where(
