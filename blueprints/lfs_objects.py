@@ -8,7 +8,7 @@ and only `verify` comes here. Transfer views authenticate by the link's token, n
 
 from flask import Blueprint, request, send_file
 
-from blueprints.common import authenticated, expects
+from blueprints.common import authenticated, declare_key_scopes, expects
 from blueprints.lfs import REPO_PREFIX, SECURITY, TAGS, lfs_response, lfs_route, repository
 from errors import ApiError, use_family
 from schemas import LfsBatchIn, LfsBatchOut, LfsError
@@ -41,6 +41,7 @@ def batch(repo: str, body: LfsBatchIn):
 
 
 @bp.put(REPO_PREFIX + "/objects/<oid>")
+@declare_key_scopes()  # the signed transfer link is the credential
 def upload(repo: str, oid: str):
     """Receive an object's bytes (local storage), streamed to disk and verified before it becomes visible."""
     target, transfer = _transfer(repo, oid, "upload")
@@ -50,6 +51,7 @@ def upload(repo: str, oid: str):
 
 
 @bp.get(REPO_PREFIX + "/objects/<oid>")
+@declare_key_scopes()  # the signed transfer link is the credential
 def download(repo: str, oid: str):
     """Send an object's bytes (local storage); `Range` requests are answered with 206."""
     target, transfer = _transfer(repo, oid, "download")
@@ -58,6 +60,7 @@ def download(repo: str, oid: str):
 
 
 @bp.post(REPO_PREFIX + "/objects/<oid>/verify")
+@declare_key_scopes()  # the signed transfer link is the credential
 def verify(repo: str, oid: str):
     """The `verify` action: 200 once the object is stored, verified and readable in this repository."""
     target, transfer = _transfer(repo, oid, "verify")
