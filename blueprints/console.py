@@ -26,8 +26,8 @@ from blueprints.console_session import (
     start_session,
 )
 from errors import ApiError
-from schemas import ApiScope
 from extensions import db, password_check
+from schemas import ApiScope
 from services import accounts, tokens
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="../templates",

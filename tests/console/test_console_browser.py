@@ -158,11 +158,13 @@ def test_analytics_heatmap_and_charts(browser, client, admin, admin_headers):
         started = client.post("/api/sessions/start", headers=admin_headers,
                               json={"app": "game", "user": user, "time": start.isoformat() + "Z"})
         sid = started.get_json()["data"]["session_id"]
-        client.post("/api/sessions/end", headers=admin_headers, json={
-            "app": "game", "user": user, "session_id": sid, "time": (start + timedelta(minutes=minutes)).isoformat() + "Z"})
+        end = (start + timedelta(minutes=minutes)).isoformat() + "Z"
+        client.post("/api/sessions/end", headers=admin_headers,
+                    json={"app": "game", "user": user, "session_id": sid, "time": end})
     for page, seconds in (("/home", 120), ("/levels", 300), ("/shop", 45)):
-        assert client.post("/api/pages/track", json={"app": "game", "user": "alice", "page": page, "timespent": seconds,
-                                                     "time": (day + timedelta(minutes=5)).isoformat() + "Z"}).status_code == 200
+        visit = {"app": "game", "user": "alice", "page": page, "timespent": seconds,
+                 "time": (day + timedelta(minutes=5)).isoformat() + "Z"}
+        assert client.post("/api/pages/track", json=visit).status_code == 200
     browser.sign_in("admin")
     browser.open("/console/analytics?app=game")
     browser.wait(lambda d: browser.all("#heatmap td[data-level]"))

@@ -108,4 +108,5 @@ def test_api_ignores_the_console_cookie_and_the_console_ignores_api_keys(console
     assert client.get("/api/locks", headers={"Cookie": f"access_token_cookie={token}"}).status_code == 401
     key = factory.api_key(["analytics:read"], user=alice)
     assert client.get("/console/api/locks", headers={"X-API-Key": key}).status_code == 401
-    assert client.get("/console/api/locks", headers={"Authorization": f"Bearer {factory.token(alice)}"}).status_code == 401
+    bearer = {"Authorization": f"Bearer {factory.token(alice)}"}
+    assert client.get("/console/api/locks", headers=bearer).status_code == 401
