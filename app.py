@@ -76,6 +76,8 @@ def load_settings(app: Flask, overrides: dict[str, Any] | None) -> None:
         RATELIMIT_HEADERS_ENABLED=False,  # the 429 carries them (extensions.too_many_requests); 200s need none
         # Storage unreachable (Redis down): serve without limits and log it, never a 500 (docs/operations.md)
         RATELIMIT_SWALLOW_ERRORS=True,
+        # ...and a Redis that stops answering costs each request at most 1 s per call, not redis-py's 5 s default
+        RATELIMIT_STORAGE_OPTIONS={"socket_connect_timeout": 1, "socket_timeout": 1},
         # a moving window: a fixed one lets a client burst twice the limit across a window boundary
         RATELIMIT_STRATEGY="moving-window",
         RATELIMIT_ENABLED=values["ratelimit.enabled"],
@@ -113,7 +115,9 @@ def _engine_options(uri: str) -> dict[str, Any]:
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
     # Not pool_pre_ping: it is a round trip on every request. Stale connections come from idle time (a
     # database restart, a firewall's idle timeout), so only connections idle a while are pinged.
-    return {"pool_size": 10, "max_overflow": 20}
+    # connect_timeout: a database host that stops answering (network cut, failover) fails a request with a
+    # 503 within seconds instead of holding a worker thread for the kernel's TCP timeout (about 2 minutes).
+    return {"pool_size": 10, "max_overflow": 20, "connect_args": {"connect_timeout": 5}}
 
 
 def _note_idle_since(_dbapi_connection, record) -> None:

@@ -11,6 +11,7 @@ A blueprint picks its family with `use_family(bp, name)`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -151,10 +152,8 @@ def _database_unavailable(exc: Exception):
     pool replaces dead connections on their next use), rather than a 500 that reads as our bug."""
     from extensions import db
 
-    try:
+    with contextlib.suppress(SQLAlchemyError):  # its connection is gone; the session is discarded at teardown
         db.session.rollback()
-    except SQLAlchemyError:  # its connection is gone; the session is discarded at teardown anyway
-        pass
     log.warning("database unavailable: %s", str(exc).partition("\n")[0], extra={"request_id": _request_id()})
     return render(ApiError(503, "Database unavailable, retry shortly", headers={"Retry-After": "1"}))
 

@@ -40,6 +40,10 @@ def configure_logging(app: Flask) -> None:
     root.setLevel(logging.INFO)
     root.propagate = False
     app.logger.handlers[:] = [handler]
+    # Flask-Limiter's own (it logs a rate-limit storage it cannot reach, e.g. Redis down: limits fail open)
+    limiter_log = logging.getLogger("flask-limiter")
+    limiter_log.handlers[:] = [handler]
+    limiter_log.propagate = False
 
 
 class GunicornJsonLogger(GunicornLogger):
