@@ -52,8 +52,8 @@ def main() -> None:
 
         server.sql("DELETE FROM locks")
         server.sql(
-            "INSERT INTO locks (asset_path, path_key, owner_id, branch, created_at) "
-            "SELECT 'Old/asset' || g || '.uasset', 'old/asset' || g || '.uasset', u.id, 'main', "
+            "INSERT INTO locks (repository_id, asset_path, path_key, owner_id, branch, created_at) "
+            "SELECT (SELECT id FROM repositories WHERE name = 'default'), 'Old/asset' || g || '.uasset', 'old/asset' || g || '.uasset', u.id, 'main', "
             "timestamp '2020-01-01' + g * interval '1 second' "
             "FROM generate_series(1, %s) AS g CROSS JOIN (SELECT id FROM users LIMIT 1) AS u", (EXPIRED,))
         server.sql("ANALYZE locks")
@@ -65,8 +65,8 @@ def main() -> None:
 
         # The hourly case: many live locks, none expired; the created_at index should make it cheap.
         server.sql(
-            "INSERT INTO locks (asset_path, path_key, owner_id, branch, created_at) "
-            "SELECT 'Live/asset' || g || '.uasset', 'live/asset' || g || '.uasset', u.id, 'main', "
+            "INSERT INTO locks (repository_id, asset_path, path_key, owner_id, branch, created_at) "
+            "SELECT (SELECT id FROM repositories WHERE name = 'default'), 'Live/asset' || g || '.uasset', 'live/asset' || g || '.uasset', u.id, 'main', "
             "(now() at time zone 'utc') - g * interval '1 millisecond' "
             "FROM generate_series(1, %s) AS g CROSS JOIN (SELECT id FROM users LIMIT 1) AS u", (EXPIRED,))
         server.sql("ANALYZE locks")
