@@ -148,7 +148,7 @@ def purge_expired() -> dict[str, int]:
         visits = db.session.execute(db.delete(PageVisit).where(PageVisit.visited_at < cutoff)).rowcount
         for app, buckets in session_buckets.items():
             rollups.recompute(rollups.SESSIONS, app, buckets)
-        edge_apps = db.session.execute(select(PageRollup.app).where(PageRollup.bucket <= edge).distinct()).scalars().all()
+        edge_apps = db.session.scalars(select(PageRollup.app).where(PageRollup.bucket <= edge).distinct()).all()
         db.session.execute(db.delete(PageRollup).where(PageRollup.bucket < edge))
         for app in edge_apps:
             rollups.recompute(rollups.PAGES, app, [edge])

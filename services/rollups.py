@@ -66,7 +66,7 @@ def bucket_sql(column: ColumnElement, grain: int) -> ColumnElement:
         return type_coerce(hour + func.make_interval(0, 0, 0, 0, 0, minutes), DateTime)
     if grain == 3600:
         return type_coerce(func.strftime("%Y-%m-%d %H:00:00.000000", column), DateTime)
-    quarter = func.printf("%02d:00.000000", cast(func.strftime("%M", column), Integer) / 15 * 15)
+    quarter = func.printf("%02d:00.000000", cast(func.strftime("%M", column), Integer) // 15 * 15)
     return type_coerce(func.strftime("%Y-%m-%d %H:", column).op("||")(quarter), DateTime)
 
 
