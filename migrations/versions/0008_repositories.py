@@ -6,7 +6,7 @@ endpoints serve). Batch mode rebuilds `locks` on SQLite, which cannot alter a co
 Revision ID: 0008_repositories
 Revises: 0007_checkins_hot_extend
 """
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -59,7 +59,7 @@ def upgrade():
     )
     op.create_index("ix_repository_objects_oid", "repository_objects", ["oid"])
 
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     op.bulk_insert(repositories, [{"name": DEFAULT, "restricted": False, "quota_bytes": None, "created_at": now}])
 
     with op.batch_alter_table("locks") as batch:
