@@ -42,7 +42,7 @@ def test_envelope_family(unreachable):
     assert body["request_id"]
 
 
-def test_seed004_family(unreachable):
+def test_checkin_family_the_session_systems_shape(unreachable):
     client, bearer = unreachable
     body = _unavailable(client.post("/api/checkin", headers=bearer))
     assert body["success"] is False and body["error"] == "Database unavailable, retry shortly"
@@ -55,7 +55,7 @@ def test_git_lfs_family(unreachable):
     assert body["message"] == "Database unavailable, retry shortly" and body["request_id"]
 
 
-def test_seed000_family(unreachable):
+def test_relay_family_a_flat_error(unreachable):
     client, bearer = unreachable
     body = _unavailable(client.post("/new_session", headers=bearer, json={"user_id": "u1", "app_id": "a1"}))
     assert body["error"] == "Database unavailable, retry shortly"

@@ -236,7 +236,7 @@ def _assert_acknowledged_writes_stored(load: Load, database) -> None:
 
 
 def _assert_json_error(outcome: Outcome, status: int) -> None:
-    """A JSON answer with `status`, in the endpoint's contract family (check-in: seed 004's shape)."""
+    """A JSON answer with `status`, in the endpoint's contract family (check-in: the Session System's)."""
     assert outcome.status == status and outcome.content_type.startswith("application/json"), outcome
     body = outcome.body or {}
     if outcome.kind == "checkin":
