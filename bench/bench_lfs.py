@@ -146,7 +146,7 @@ def main() -> None:
         copy.unlink()
         source.unlink()
 
-        print(f"{mib:.0f} MiB object, local storage, gunicorn 2 workers x 4 threads, on one disk "
+        print(f"{mib:.0f} MiB object, local storage, gunicorn (deploy/gunicorn.conf.py), on one disk "
               f"(target: >= 50% of the plain copy, peak RSS < 100 MB above idle)")
         print(f"{'transfer':<34}{'seconds':>9}{'MiB/s':>9}{'vs copy':>9}{'peak RSS +MiB':>15}")
         print(f"{'plain file copy + fsync':<34}{plain:>9.2f}{mib / plain:>9.0f}{'100%':>9}{'-':>15}")
