@@ -40,13 +40,13 @@ def generate(server: BenchServer, start: datetime) -> None:
     visits = f"""INSERT INTO page_visits (app, "user", page, seconds, visited_at)
         SELECT %s, 'u' || ((g * 7919) %% {USERS}), '/page/' || ((g * 31) %% {PAGES}), (g * 37) %% 600,
                timestamp '{start.isoformat()}' + ((g::bigint * {span}) / %s) * interval '1 second'
-        FROM generate_series(1, %s) AS g"""
+        FROM generate_series(1::bigint, %s::bigint) AS g"""
     sessions = f"""INSERT INTO activity_sessions (id, app, "user", status, started_at, ended_at, active_seconds,
                                               last_resumed_at, last_event_at)
         SELECT gen_random_uuid(), %s, 'u' || ((g * 7919) %% {USERS}), 'ended', s, s + d * interval '1 second', d,
                NULL, s + d * interval '1 second'
         FROM (SELECT g, timestamp '{start.isoformat()}' + ((g::bigint * {span}) / %s) * interval '1 second' AS s,
-                     60 + (g * 7919) %% 3600 AS d FROM generate_series(1, %s) AS g) AS t"""
+                     60 + (g * 7919) %% 3600 AS d FROM generate_series(1::bigint, %s::bigint) AS g) AS t"""
     server.sql(visits, (APP, VISITS, VISITS))
     server.sql(sessions, (APP, SESSIONS, SESSIONS))
     for n in range(NOISE_APPS):
