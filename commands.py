@@ -28,7 +28,10 @@ def create_admin(username: str | None, email: str | None, password: str | None) 
         return
     if len(password) < 8:
         raise click.ClickException("the admin password needs at least 8 characters")
-    user, created = accounts.ensure_admin(username, email, password)
+    try:
+        user, created = accounts.ensure_admin(username, email, password)
+    except ApiError as exc:  # e.g. an invalid address: the same rule as the API's
+        raise click.ClickException(f"{exc.message}: {exc.details}" if exc.details else exc.message) from None
     click.echo(f"create-admin: {'created' if created else 'exists'} {user.username}")
 
 

@@ -2,26 +2,72 @@
 
 from __future__ import annotations
 
+import re
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
-    EmailStr,
     Field,
     RootModel,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
+from services import email_address
+
+# ---------------------------------------------------------------- shared input types (hostile input, issue 17)
+# JSON bodies are already strict (wire.py: no NaN/Infinity, no NUL, bounded nesting); these types add what a
+# field means: a name is one line, a time is an ISO 8601 string that fits the calendar, a number fits 64 bits.
+
+# One line of text: no C0 control characters nor DEL (names, branches, apps, pages; not comments).
+ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
+ISO_8601 = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}")  # [0-9], not \d: "²" and "٣" are \d too
+MAX_PAGE = 1_000_000  # page numbers and offsets stay far inside 64-bit SQL arithmetic
+MAX_OFFSET = 2**31 - 1
+
+
+def _iso_8601_only(value: Any) -> Any:
+    # pydantic alone takes 1700000000 (or "1700000000") as epoch seconds; the contracts say ISO 8601.
+    if isinstance(value, datetime) or (isinstance(value, str) and ISO_8601.match(value)):
+        return value
+    raise ValueError("must be an ISO 8601 date-time string, e.g. 2026-03-01T12:00:00Z")
+
+
+def _naive_utc(value: datetime) -> datetime:
+    """Aware -> naive UTC (naive values are UTC already); an instant past year 1 or 9999 in UTC is refused."""
+    if value.tzinfo is None:
+        return value
+    try:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:
+        raise ValueError("date-time is out of range once converted to UTC (years 1 to 9999)") from None
+
+
+def _email(value: str) -> str:
+    return email_address.validated(value)  # InvalidEmail is a ValueError: a 422 with the reason
+
+
+# ISO 8601 string -> naive UTC datetime, as every DateTime column stores it.
+Instant = Annotated[datetime, BeforeValidator(_iso_8601_only), AfterValidator(_naive_utc)]
+EmailAddress = Annotated[str, AfterValidator(_email),
+                         WithJsonSchema({"type": "string", "format": "email", "maxLength": email_address.MAX_LENGTH})]
+PageNumber = Annotated[int, Field(ge=1, le=MAX_PAGE)]
+Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET)]
+# A lock id as the LFS API shows it (decimal); at most 18 digits, so it always fits a 64-bit column.
+LockIdText = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}$")]
+
 Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
                                             pattern=r"^[A-Za-z0-9_.@-]+$")]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
-AppName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+AppName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80, pattern=ONE_LINE)]
 
 
 class Strict(BaseModel):
@@ -90,10 +136,11 @@ class UserOut(BaseModel):
 
 class CreateUserIn(Strict):
     username: Username
-    email: EmailStr
+    email: EmailAddress
     password: Password
     is_admin: bool = False
-    display_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)] | None = None
+    display_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80,
+                                                   pattern=ONE_LINE)] | None = None
 
 
 class PasswordIn(Strict):
@@ -101,7 +148,7 @@ class PasswordIn(Strict):
 
 
 class EmailIn(Strict):
-    email: EmailStr
+    email: EmailAddress
 
 
 class AdminStatusIn(Strict):
@@ -127,7 +174,7 @@ class PasswordChangeIn(Lenient):
 
 class EmailChangeIn(Lenient):
     password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
-    new_email: EmailStr
+    new_email: EmailAddress
 
 
 class AccountChangeOut(BaseModel):
@@ -144,7 +191,7 @@ class AccountChangeOut(BaseModel):
 
 
 RawPath = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
-Branch = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+Branch = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=ONE_LINE)]
 LockComment = Annotated[str, StringConstraints(max_length=1000)]
 
 
@@ -165,10 +212,11 @@ class LockBatchReleaseIn(Strict):
 
 
 class LockListQuery(Strict):
+    repo: str | None = Field(default=None, max_length=64)
     owner: str | None = Field(default=None, max_length=64)
     branch: str | None = Field(default=None, max_length=255)
     prefix: str | None = Field(default=None, max_length=2048)
-    page: int = Field(default=1, ge=1)
+    page: PageNumber = 1
     per_page: int = Field(default=50, ge=1, le=500)
 
 
@@ -181,9 +229,10 @@ class BranchIn(Lenient):
 
 
 class LockReleasesQuery(Strict):
+    repo: str | None = Field(default=None, max_length=64)
     reason: Literal["owner", "admin", "branch", "auto"] | None = None
     prefix: str | None = Field(default=None, max_length=2048)
-    page: int = Field(default=1, ge=1)
+    page: PageNumber = 1
     per_page: int = Field(default=50, ge=1, le=500)
 
 
@@ -208,15 +257,14 @@ class LfsLockIn(Lenient):
 
 class LfsListQuery(Lenient):
     path: str | None = Field(default=None, max_length=2048)
-    id: str | None = Field(default=None, max_length=40)
-    cursor: str | None = Field(default=None, max_length=40)
+    id: LockIdText | None = None
+    cursor: LockIdText | None = None
     limit: int = Field(default=100, ge=1)
     refspec: str | None = Field(default=None, max_length=1024)
-    repo: str | None = Field(default=None, max_length=64)
 
 
 class LfsVerifyIn(Lenient):
-    cursor: str | None = Field(default=None, max_length=40)
+    cursor: LockIdText | None = None
     limit: int = Field(default=100, ge=1)
     ref: LfsRef | None = None
 
@@ -229,7 +277,6 @@ class LfsUnlockIn(Lenient):
 class LfsOwner(BaseModel):
     name: str
 
-    repo: str | None = Field(default=None, max_length=64)
 
 class LfsLock(BaseModel):
     id: str
@@ -262,7 +309,7 @@ class LfsError(BaseModel):
 
 Preference = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)]
 Preferences = Annotated[list[Preference], Field(min_length=5, max_length=5)]
-DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80, pattern=ONE_LINE)]
 ApiScope = Literal["model:read", "track:write", "analytics:read", "relay"]
 
 
@@ -437,12 +484,13 @@ class SessionNotificationOut(BaseModel):
 
 class PageQuery(Strict):
     limit: int = Field(default=100, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0)
+    offset: Offset = 0
 # ---------------------------------------------------------------- activity sessions, pages, analytics (seed 003)
 
 
-TrackedUser = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
-PagePath = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512, pattern=r"^/")]
+TrackedUser = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=ONE_LINE)]
+PagePath = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512,
+                                            pattern=r"^/[^\x00-\x1f\x7f]*$")]
 # strict: "120" (a string), true and null are not a time spent; ints and floats are
 Seconds = Annotated[float, Field(ge=0, le=7 * 86400, strict=True)]
 
@@ -450,7 +498,7 @@ Seconds = Annotated[float, Field(ge=0, le=7 * 86400, strict=True)]
 class SessionStartIn(Lenient):
     user: TrackedUser
     app: AppName
-    time: datetime | None = None  # ISO 8601; naive values are UTC; default: server time
+    time: Instant | None = None  # ISO 8601; naive values are UTC; default: server time
     status: Literal["active"] = "active"
 
 
@@ -458,7 +506,7 @@ class SessionEventIn(Lenient):
     user: TrackedUser
     app: AppName
     session_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-    time: datetime | None = None
+    time: Instant | None = None
 
 
 class ReportIn(Lenient):
@@ -469,8 +517,8 @@ class ReportIn(Lenient):
     app: AppName
     user: TrackedUser
     tz: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] = "UTC"
-    from_: datetime | None = Field(default=None, alias="from")
-    to: datetime | None = None
+    from_: Instant | None = Field(default=None, alias="from")
+    to: Instant | None = None
     format: Literal["json", "csv"] | None = None
 
     @field_validator("tz")
@@ -494,7 +542,7 @@ class PageVisitIn(Lenient):
     app: AppName
     page: PagePath
     timespent: Seconds
-    time: datetime | None = None  # when the visit happened; default: server time
+    time: Instant | None = None  # when the visit happened; default: server time
     session_id: uuid.UUID | None = None
 
 

@@ -11,6 +11,7 @@ this process and on the next request in every other process.
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 import tempfile
@@ -232,6 +233,8 @@ def parse_text(setting: Setting, text: str) -> Any:
         if base is bool:
             value: Any = as_bool(text)
         elif base is int:
+            if not math.isfinite(value):  # "nan", "inf": not a setting's value, and not JSON
+                raise ValueError(f"not a finite number: {text!r}")
             value = int(text)
         elif base is float:
             value = float(text)

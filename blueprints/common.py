@@ -89,8 +89,10 @@ def json_payload() -> Any:
         raise ApiError(415, "Content-Type must be application/json")
     try:
         return wire.loads(raw)  # strict: no NaN/Infinity, no NUL, bounded nesting
-    except wire.UnacceptableJSON as exc:
-        raise ApiError(400, "Malformed JSON body", {"reason": str(exc), "loc": exc.loc}) from None
+    except wire.UnacceptableJSON as exc:  # a NUL names its field, as a validation error does
+        where = ".".join(str(part) for part in exc.loc)
+        message = f"Invalid field {where}: {exc}" if where else "Malformed JSON body"
+        raise ApiError(400, message, {"reason": str(exc), "loc": exc.loc}) from None
     except ValueError as exc:  # syntax errors and undecodable bytes (UnicodeDecodeError is a ValueError)
         raise ApiError(400, "Malformed JSON body", str(exc)) from None
 

@@ -65,7 +65,7 @@ def _open_change(user: User, kind: str, **values) -> tuple[str, AccountChange]:
 def request_email_change(user: User, password: str, new_email: str) -> ChangeOutcome:
     """Check the password and the address; apply now, or mail a link to the new address (and tell the old)."""
     _check_password(user, password, "Password is incorrect")
-    new_email = accounts.normalize_email(new_email)
+    new_email = accounts.checked_email(new_email)
     if new_email == user.email:
         raise ApiError(400, "The new e-mail address is the same as the current one")
     if db.session.scalar(select(User.id).where(User.email == new_email, User.id != user.id)) is not None:

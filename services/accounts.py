@@ -9,15 +9,19 @@ from sqlalchemy import func, select
 from errors import ApiError, conflict, not_found
 from extensions import db
 from models import DEFAULT_PREFERENCES, User
-from services import passwords
+from services import email_address, passwords
 
 
 def normalize_username(username: str) -> str:
     return username.strip().lower()
 
 
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
+def checked_email(email: str) -> str:
+    """The normalized address, or 422: one rule for every caller (email_address.validated)."""
+    try:
+        return email_address.validated(email)
+    except email_address.InvalidEmail as exc:
+        raise ApiError(422, "Invalid e-mail address", {"field": "email", "reason": str(exc)}) from None
 
 
 def get_user(user_id: uuid.UUID | str) -> User:
@@ -41,7 +45,7 @@ def list_users() -> list[User]:
 
 def create_user(username: str, email: str, password: str, *, is_admin: bool = False,
                 display_name: str | None = None) -> User:
-    username, email = normalize_username(username), normalize_email(email)
+    username, email = normalize_username(username), checked_email(email)
     taken = db.session.scalar(select(User).where((User.username == username) | (User.email == email)))
     if taken is not None:
         field = "username" if taken.username == username else "email"
@@ -80,7 +84,7 @@ def set_password(user: User, new_password: str) -> User:
 
 
 def set_email(user: User, new_email: str) -> User:
-    new_email = normalize_email(new_email)
+    new_email = checked_email(new_email)
     other = db.session.scalar(select(User).where(User.email == new_email, User.id != user.id))
     if other is not None:
         raise conflict("A user with this email already exists", {"field": "email"})

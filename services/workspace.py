@@ -28,7 +28,7 @@ from services import clock
 
 CHUNK = 64 * 1024
 TEMP_PREFIX = ".upload-"
-MAX_NAME_LENGTH = 255
+MAX_NAME_BYTES = 255  # the file system's limit (NAME_MAX) is in bytes of UTF-8, not characters
 
 
 def root() -> Path:
@@ -51,8 +51,8 @@ def folder(session_id: uuid.UUID, create: bool = False) -> Path:
 def validate_name(name: str) -> str:
     """A file name that stays inside the folder, or 400 saying what is wrong with it."""
     problem = None
-    if not name or len(name) > MAX_NAME_LENGTH:
-        problem = f"must be 1 to {MAX_NAME_LENGTH} characters"
+    if not name or len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        problem = f"must be 1 to {MAX_NAME_BYTES} bytes in UTF-8"
     elif "/" in name or "\\" in name:
         problem = "must not contain slashes (no sub-folders or absolute paths)"
     elif name in (".", "..") or name.startswith("."):
@@ -60,7 +60,7 @@ def validate_name(name: str) -> str:
     elif any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
         problem = "must not contain NUL or control characters"
     if problem:
-        raise ApiError(400, f"Invalid file name: {problem}", {"name": name[:MAX_NAME_LENGTH]})
+        raise ApiError(400, f"Invalid file name: {problem}", {"name": name[:MAX_NAME_BYTES]})
     return name
 
 
