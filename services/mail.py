@@ -7,6 +7,8 @@
 - A deliverer claims a row with a conditional UPDATE (one winner), so no message is sent twice by two
   deliverers; a claim is a lease that expires, so a message held by a crashed process is retried.
 - SMTP calls use `mail.timeout_seconds`, so a slow or dead server never holds a request.
+- A message's body is kept only while it may still be sent: once delivered (or failed for good) it is
+  replaced by a note, so the database never holds a usable confirmation link (`close`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
 MAX_BACKOFF_SECONDS = 3600
 BATCH_SIZE = 50
 MAX_PENDING = 1000  # after-commit batches waiting for the background thread; beyond that the job delivers
+BODY_REMOVED = "[body removed once the message was final: it may have carried a one-time link]"
 _SESSION_KEY = "concierge.mail_outbox_ids"
 
 
@@ -210,15 +213,23 @@ def deliver_one(message_id: int) -> str | None:
     except Exception as exc:  # noqa: BLE001 - any SMTP/socket failure is recorded and retried
         row.last_error = f"{type(exc).__name__}: {exc}"[:500]
         if row.attempts >= settings.static("mail.max_attempts"):
-            row.status = FAILED
+            close(row, FAILED)
             log.warning("mail %s to %s failed for good after %s attempts: %s", row.id, row.to, row.attempts,
                         row.last_error)
         else:
             row.status, row.next_attempt_at = QUEUED, clock.now() + backoff(row.attempts)
     else:
-        row.status, row.sent_at, row.last_error = SENT, clock.now(), None
+        close(row, SENT)
     db.session.commit()
     return row.status
+
+
+def close(row: MailOutbox, status: str) -> None:
+    """The one place a message becomes final (SENT or FAILED): its body is removed, since a confirmation link
+    read from the outbox would confirm the change; to, subject, kind, status and times stay for the record."""
+    row.status, row.text, row.html = status, BODY_REMOVED, None
+    if status == SENT:
+        row.sent_at, row.last_error = clock.now(), None
 
 
 def due_ids(limit: int = BATCH_SIZE) -> list[int]:
@@ -263,9 +274,10 @@ def record_sync(to: str, rendered: Rendered, kind: str) -> MailOutbox:
     try:
         send_now(to, rendered)
     except Exception as exc:  # noqa: BLE001 - reported to the caller through the row's status
-        row.status, row.last_error = FAILED, f"{type(exc).__name__}: {exc}"[:500]
+        row.last_error = f"{type(exc).__name__}: {exc}"[:500]
+        close(row, FAILED)
     else:
-        row.status, row.sent_at = SENT, clock.now()
+        close(row, SENT)
     db.session.add(row)
     db.session.commit()
     return row
