@@ -29,7 +29,7 @@ def validated(address: str) -> str:
     try:
         checked = email_validator.validate_email(
             address.strip(), check_deliverability=False, globally_deliverable=False, test_environment=True,
-            allow_domain_literal=True)
+            allow_domain_literal=True, strict=True)  # strict: RFC 5321's 64-octet local part
     except email_validator.EmailNotValidError as exc:
         raise InvalidEmail(f"not a valid e-mail address: {exc}") from None
     normalized = checked.normalized.lower()
