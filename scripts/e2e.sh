@@ -46,6 +46,7 @@ trap 'exit 130' INT TERM
 echo "=== e2e: services"
 start_throwaway_services
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_install nginx
+git lfs version >/dev/null 2>&1 || apt_install git-lfs  # the lfs step drives the real client
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 "$NGINX" -v 2>&1 | sed 's/^/e2e: /'
 

@@ -14,6 +14,8 @@ Steps, in order (the contracts are the seeds in ../shared/seeds):
   checkin     seed 004: POST /api/checkin, GET /api/model/active-users with X-API-Key
   pages       seed 003: POST /api/pages/track, POST /api/pages/stats
   relay       seed 000: POST /new_session, POST /register_token relayed to the Alohomora stand-in
+  console     the web console through nginx: sign-in form, HttpOnly SameSite cookie, the lock board
+  lfs         real git + git-lfs: push an object larger than nginx's body limit, clone and pull it back
   restart     SIGTERM while requests are in flight (all finish), nginx's JSON 502 meanwhile, entrypoint again
   persisted   after the restart: tokens, the lock, the check-in, the page data, the app session are all there
   scheduler   job_runs: one worker ran every job in each run of the api (SCHEDULER_INTERVAL_SECONDS=1)
@@ -44,7 +46,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 ALWAYS = ("compose", "entrypoint", "proxy", "metrics")
-OPTIONAL = ("login", "locks", "checkin", "pages", "relay", "restart", "persisted", "scheduler")
+OPTIONAL = ("login", "locks", "checkin", "pages", "relay", "console", "lfs", "restart", "persisted", "scheduler")
 WORKERS = int(os.environ.get("WEB_CONCURRENCY", "4"))
 RACERS = 20
 
@@ -410,6 +412,61 @@ class Suite:
               f"register_token: {short(response)}")
         check(body.get("message") == "Token registered successfully with alohomora", f"message: {body}")
         self.say(f"POST /register_token 201: alohomora_token_id {body['alohomora_token_id']}")
+
+    def step_console(self) -> str:
+        browser = requests.Session()
+        form = browser.get(self.nginx + "/console/login", timeout=30)
+        check(form.status_code == 200 and "text/html" in form.headers.get("Content-Type", ""), f"form: {short(form)}")
+        nonce = re.search(r'name="nonce" value="([^"]+)"', form.text)
+        check(nonce, "the sign-in form has no anti-forgery nonce")
+        signed_in = browser.post(self.nginx + "/console/login", timeout=30, allow_redirects=False,
+                                 data={"username": self.admin, "password": self.admin_password,
+                                       "nonce": nonce.group(1)})
+        check(signed_in.status_code in (302, 303), f"sign-in: {short(signed_in)}")
+        cookies = signed_in.headers.get("Set-Cookie", "")
+        check("HttpOnly" in cookies and "SameSite" in cookies, f"session cookie flags: {cookies}")
+        board = browser.get(self.nginx + "/console/locks", timeout=30)
+        check(board.status_code == 200 and "Lock" in board.text, f"lock board: {short(board)}")
+        outsiders = [url for url in re.findall(r'(?:src|href)="([^"]+)"', board.text) if "://" in url]
+        check(not outsiders, f"the board loads from outside Concierge: {outsiders}")
+        self.say("signed in through nginx (HttpOnly, SameSite cookie); the lock board loads only local assets")
+        return "console through nginx"
+
+    def step_lfs(self) -> str:
+        if shutil.which("git-lfs") is None:
+            return "SKIP", "git-lfs is not installed"
+        limit = size_in_bytes(os.environ.get("NGINX_CLIENT_MAX_BODY_SIZE", "1m"))
+        payload = secrets.token_bytes(limit + 1024 * 1024)  # over nginx's general body limit on purpose
+        work = self.work / "lfs"
+        origin, clone, again = work / "origin.git", work / "clone", work / "again"
+        work.mkdir(exist_ok=True)
+        host = urlsplit(self.nginx)
+        lfs_url = f"{host.scheme}://{self.admin}:{quote(self.admin_password, safe='')}@{host.netloc}/api/lfs"
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_AUTHOR_NAME": "e2e", "GIT_AUTHOR_EMAIL": "e2e@x",
+               "GIT_COMMITTER_NAME": "e2e", "GIT_COMMITTER_EMAIL": "e2e@x", "HOME": str(work)}
+
+        def git(*args: str, cwd: Path = work) -> str:
+            done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+            check(done.returncode == 0, f"git {' '.join(args)}: {done.stdout[-800:]} {done.stderr[-1500:]}")
+            return done.stdout
+
+        git("lfs", "install", "--skip-repo")  # the LFS filters, in this step's own HOME
+        git("init", "-q", "--bare", "-b", "main", str(origin))
+        git("init", "-q", "-b", "main", str(clone))
+        git("config", "lfs.url", lfs_url, cwd=clone)
+        git("lfs", "track", "*.uasset", cwd=clone)
+        (clone / "Hero.uasset").write_bytes(payload)
+        git("add", ".gitattributes", "Hero.uasset", cwd=clone)
+        git("commit", "-q", "-m", "hero", cwd=clone)
+        git("remote", "add", "origin", str(origin), cwd=clone)
+        git("push", "-q", "origin", "main", cwd=clone)
+        git("-c", f"lfs.url={lfs_url}", "clone", "-q", str(origin), str(again))
+        git("config", "lfs.url", lfs_url, cwd=again)
+        git("lfs", "pull", cwd=again)
+        check((again / "Hero.uasset").read_bytes() == payload, "the pulled object differs from the pushed one")
+        self.say(f"pushed and pulled a {len(payload) // 1024} KiB LFS object through nginx (body limit "
+                 f"{limit // 1024} KiB elsewhere)")
+        return "git lfs push and pull through nginx"
 
     def step_restart(self) -> str:
         drainers = self.create_users("drain", 12)
