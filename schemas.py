@@ -247,7 +247,15 @@ class LockOut(BaseModel):
 
 
 class LfsRef(Lenient):
-    name: str | None = Field(default=None, max_length=1024)
+    name: Annotated[str, StringConstraints(max_length=1024, pattern=ONE_LINE)] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _fits_a_branch(cls, value: str | None) -> str | None:
+        # the lock's branch is the name less refs/heads/ (blueprints/lfs.py), a 255-character column
+        if value is not None and len(value.removeprefix("refs/heads/")) > 255:
+            raise ValueError("branch name longer than 255 characters")
+        return value
 
 
 class LfsLockIn(Lenient):

@@ -279,6 +279,28 @@ def test_huge_and_non_ascii_numbers(case, client, callers):
     check(case, client, callers)
 
 
+LONG_CASES = [
+    Case("lfs ref name", "basic", "POST", "/api/lfs/locks", "lfs",
+         json={"path": "A.uasset", "ref": {"name": "refs/heads/" + "b" * 256}}),
+    Case("lfs ref not a branch", "basic", "POST", "/api/lfs/locks", "lfs",
+         json={"path": "A.uasset", "ref": {"name": "refs/tags/" + "t" * 250}}),
+    Case("lock branch", "alice", "POST", "/api/locks", json={"asset_path": "A.uasset", "branch": "b" * 256}),
+    Case("lock comment", "alice", "POST", "/api/locks",
+         json={"asset_path": "A.uasset", "branch": "main", "comment": "c" * 1001}),
+    Case("track page", "public", "POST", "/api/pages/track", json={**VISIT, "page": "/" + "p" * 512}),
+    Case("track app", "public", "POST", "/api/pages/track", json={**VISIT, "app": "a" * 81}),
+    Case("track user", "public", "POST", "/api/pages/track", json={**VISIT, "user": "u" * 129}),
+    Case("display name", "alice", "PUT", "/api/users/me/profile", json={"display_name": "d" * 81}),
+    Case("api key name", "admin", "POST", "/api/admin/api-keys", json={"name": "k" * 81, "scopes": ["relay"]}),
+    Case("relay user id", "alice", "POST", "/new_session", "seed000", json={"user_id": "u" * 256}),
+]
+
+
+@pytest.mark.parametrize("case", LONG_CASES, ids=lambda c: c.id)
+def test_over_long_strings_are_refused(case, client, callers):
+    check(case, client, callers)
+
+
 NON_JSON_NUMBERS = ["NaN", "Infinity", "-Infinity"]
 
 
