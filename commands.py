@@ -214,7 +214,7 @@ def delete_repo(name: str) -> None:
     """Delete NAME with its locks and the objects no other repository holds."""
     from services import repos
 
-    click.echo(f"deleted: {json.dumps(_repos_call(repos.delete_repository, name))}")
+    click.echo(f"deleted: {json.dumps(_repos_call(repos.delete_repository, name, by='cli'))}")
 
 
 @repos_cli.command("restrict")

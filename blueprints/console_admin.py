@@ -167,7 +167,7 @@ def update_repository(name: str):
 @bp.delete("/repositories/<name>")
 @console_api(admin=True)
 def delete_repository(name: str):
-    return success(repos.delete_repository(name), "Repository deleted")
+    return success(repos.delete_repository(name, by=current_principal().name), "Repository deleted")
 
 
 @bp.put("/repositories/<name>/members")

@@ -59,7 +59,7 @@ def update_repo(name: str, body: RepoPatchIn):
 @expects(resp={200: Envelope, 403: None, 404: None}, tags=TAGS, security=BEARER)
 def delete_repo(name: str):
     """Delete a repository with its locks and the objects no other repository holds (admin)."""
-    return success(repos.delete_repository(name), "Repository deleted")
+    return success(repos.delete_repository(name, by=require_account().username), "Repository deleted")
 
 
 @bp.get("/api/repos/<name>/members")

@@ -29,7 +29,7 @@ from services.repos import Account, Repo
 
 MAX_PATH_LENGTH = 1024
 ACQUIRE_ATTEMPTS = 3
-REASONS = ("owner", "admin", "branch", "auto")
+REASONS = ("owner", "admin", "branch", "auto", "repo_deleted")  # lock_releases.reason is 16 characters
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _RELEASE_COLUMNS = ["lock_id", "asset_path", "owner", "branch", "locked_at", "released_at", "released_by", "reason",
@@ -248,8 +248,8 @@ def page_by_cursor(repo: Repo, *, path: str | None = None, lock_id: str | None =
 
 
 def release_where(condition: ColumnElement[bool], reason: str, by: str | None, *, owner_id: uuid.UUID | None = None,
-                  now: datetime | None = None, expected: int | None = None, returning: bool = True
-                  ) -> list[LockInfo] | int:
+                  now: datetime | None = None, expected: int | None = None, returning: bool = True,
+                  commit: bool = True) -> list[LockInfo] | int:
     """Delete the locks matching `condition` and write one audit row for each, in one transaction.
 
     The only code that releases locks (REST, LFS, batch, branch, admin, CLI, the sweep). `reason` is
@@ -257,7 +257,8 @@ def release_where(condition: ColumnElement[bool], reason: str, by: str | None, *
     statement (`WITH gone AS (DELETE ... RETURNING) INSERT INTO lock_releases ...`). SQLite: the INSERT
     takes the write lock first, so no writer slips in before the DELETE. Returns the released locks, or
     with `returning=False` only their number (the sweep: no rows shipped back). `expected`: all or
-    nothing (409 if a lock went concurrently).
+    nothing (409 if a lock went concurrently). `commit=False`: part of the caller's transaction (repository
+    deletion), which commits.
     """
     now = now or clock.now()
     locks, users, repos = Lock.__table__, User.__table__, Repository.__table__
@@ -288,7 +289,8 @@ def release_where(condition: ColumnElement[bool], reason: str, by: str | None, *
     if expected is not None and count != expected:
         db.session.rollback()
         raise ApiError(409, "Some of these locks were released concurrently; nothing was released")
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return released if returning else count
 
 
@@ -356,6 +358,12 @@ def release_branch(branch: str, actor: Account | None, by: str | None = None, re
     if actor is not None and not actor.is_admin:
         condition &= Lock.owner_id == actor.id
     return release_where(condition, "branch", by or (actor.username if actor else "cli"), returning=False)
+
+
+def release_repository(repo: Repo, by: str) -> int:
+    """Release every lock of a repository being deleted, audited (reason `repo_deleted`) like any release,
+    in the caller's transaction: the audit rows keep the repository's name after the repository is gone."""
+    return release_where(_in(repo), "repo_deleted", by, returning=False, commit=False)
 
 
 def release_expired_locks(now: datetime | None = None) -> int:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from errors import ApiError, conflict, forbidden, not_found
 from extensions import db
-from models import LfsObject, Lock, Repository, RepositoryMember, RepositoryObject, User
+from models import LfsObject, Repository, RepositoryMember, RepositoryObject, User
 from services import accounts, clock
 
 DEFAULT = "default"
@@ -190,16 +190,20 @@ def remove_member(name: str, username: str) -> None:
         raise not_found("Member")
 
 
-def delete_repository(name: str) -> dict:
-    """Delete a repository with its locks (no audit: the repository is gone) and the objects no other
-    repository links; their bytes are removed from storage after the commit."""
-    from services import lfs_objects
+def delete_repository(name: str, *, by: str) -> dict:
+    """Delete a repository (admin `by`) in one transaction: its locks through the one release writer (audited,
+    reason `repo_deleted`), its members, and the objects no other repository links; their bytes are removed
+    from storage after the commit."""
+    from services import lfs_objects, locks
 
     repo = get(name)
+    # PostgreSQL: a lock being inserted meanwhile holds a key-share lock on this row; FOR UPDATE waits for it
+    # (and makes later ones wait and then fail), so no lock vanishes through the cascade without its audit row
+    db.session.execute(select(Repository.id).where(Repository.id == repo.id).with_for_update())
+    released = locks.release_repository(repo, by)
     shared = select(RepositoryObject.oid).where(RepositoryObject.repository_id != repo.id)
     orphans = list(db.session.scalars(select(RepositoryObject.oid).where(
         and_(RepositoryObject.repository_id == repo.id, RepositoryObject.oid.not_in(shared)))))
-    locks = db.session.execute(delete(Lock).where(Lock.repository_id == repo.id)).rowcount
     db.session.execute(delete(RepositoryObject).where(RepositoryObject.repository_id == repo.id))
     if orphans:
         db.session.execute(delete(LfsObject).where(LfsObject.oid.in_(orphans)))
@@ -207,4 +211,4 @@ def delete_repository(name: str) -> dict:
     db.session.execute(delete(Repository).where(Repository.id == repo.id))
     db.session.commit()
     lfs_objects.remove_stored(orphans)
-    return {"name": repo.name, "locks_deleted": locks, "objects_deleted": len(orphans)}
+    return {"name": repo.name, "locks_deleted": released, "objects_deleted": len(orphans)}

@@ -44,6 +44,31 @@ def test_restricted_repository_members_read_and_write(client, admin_headers, ali
     assert client.get("/api/locks?repo=secret", headers=carol).status_code == 403
 
 
+def test_deleting_a_repository_audits_each_of_its_locks(client, admin, admin_headers, alice_headers, bob_headers):
+    repos.create("art")
+    lock = {"asset_path": "A.uasset", "branch": "main"}
+    client.post("/api/locks?repo=art", headers=alice_headers, json=lock)
+    client.post("/api/locks?repo=art", headers=bob_headers, json={**lock, "asset_path": "B.uasset"})
+    client.post("/api/locks", headers=alice_headers, json=lock)  # `default`: not touched
+    gone = client.delete("/api/repos/art", headers=admin_headers)
+    assert gone.status_code == 200 and gone.get_json()["data"]["locks_deleted"] == 2
+    rows = sorted((r.asset_path, r.owner, r.repository, r.reason, r.released_by) for r in LockRelease.query.all())
+    assert rows == [("A.uasset", "alice", "art", "repo_deleted", admin.username),
+                    ("B.uasset", "bob", "art", "repo_deleted", admin.username)]
+    assert [lk.asset_path for lk in Lock.query.all()] == ["A.uasset"]
+    audit = client.get("/api/admin/lock-releases?repo=art&reason=repo_deleted", headers=admin_headers)
+    assert audit.status_code == 200 and audit.get_json()["data"]["total"] == 2
+
+
+def test_cli_repository_deletion_audits_its_locks(runner, alice):
+    art = repos.create("art")
+    locks.acquire(art, alice, "A.uasset", "main")
+    assert runner.invoke(args=["repos", "delete", "art"]).exit_code == 0
+    [row] = LockRelease.query.all()
+    assert (row.asset_path, row.repository, row.reason, row.released_by) == ("A.uasset", "art", "repo_deleted", "cli")
+    assert Lock.query.count() == 0
+
+
 def test_non_admins_cannot_manage_repositories(client, alice_headers, factory, alice):
     key = factory.api_key(["lfs"], user=alice)
     assert client.post("/api/repos", headers=alice_headers, json={"name": "mine"}).status_code == 403
