@@ -18,10 +18,11 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-compile -r requirements.txt
 
-# A non-root user owning only what it writes: instance/ (workspace files, the scheduler's lock file).
+# A non-root user owning only what it writes: instance/ (workspace files, LFS objects, the scheduler's lock
+# file), 0700 like the app makes it (the compose volumes mounted there start as copies of these folders).
 RUN groupadd --system --gid 10001 concierge \
     && useradd --system --uid 10001 --gid concierge --home-dir /app --shell /usr/sbin/nologin concierge \
-    && mkdir -p /app/instance/workspace \
+    && mkdir -p -m 0700 /app/instance /app/instance/workspace /app/instance/lfs \
     && chown -R concierge:concierge /app/instance
 
 COPY --chown=root:root . .

@@ -16,6 +16,7 @@ from flask.sessions import SessionInterface
 from sqlalchemy import event
 from sqlalchemy.exc import DisconnectionError
 
+import hardening
 import settings
 from errors import ApiError, register_errorhandlers, render
 from extensions import api_spec, db, jwt, limiter, mail, migrate
@@ -32,7 +33,7 @@ IDLE_PING_SECONDS = 10.0
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the app: settings, then each register_* step in order."""
     app = Flask(__name__, instance_path=os.environ.get("CONCIERGE_INSTANCE") or str(Path(__file__).parent / "instance"))
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    hardening.private_folder(app.instance_path)  # 0700: the database, secrets, workspace and LFS files live here
     load_settings(app, overrides)
     configure_logging(app)
     register_extensions(app)
@@ -158,6 +159,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
         if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+            hardening.private_sqlite_file(db.engine.url.database)  # 0600, before the first connect creates it
             event.listen(db.engine, "connect", _sqlite_foreign_keys)
         else:
             event.listen(db.engine, "checkin", _note_idle_since)
@@ -204,8 +206,10 @@ class NoCookieSession(SessionInterface):
 
 
 def register_request_hooks(app: Flask) -> None:
-    """A request id on every request: taken from X-Request-ID when sane, echoed in the response."""
+    """A request id on every request: taken from X-Request-ID when sane, echoed in the response; the security
+    headers (hardening.py) on every response."""
     app.session_interface = NoCookieSession()
+    hardening.init_app(app)
 
     @app.before_request
     def _assign_request_id():
@@ -267,7 +271,10 @@ def register_metrics(app: Flask) -> None:
 
     # Own registry per app (tests build many apps); label by endpoint, never by raw path (lock paths
     # would explode the series count).
-    options: dict[str, Any] = {"registry": CollectorRegistry(), "group_by": "endpoint"}
+    options: dict[str, Any] = {"registry": CollectorRegistry(), "group_by": "endpoint",
+                               # readable only from metrics.allow_from (loopback by default), proxy or not
+                               "metrics_decorator": hardening.metrics_guard(
+                                   app.extensions["concierge.settings"]["metrics.allow_from"])}
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
 

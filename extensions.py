@@ -98,6 +98,9 @@ api_spec = SpecTree(
     title="Concierge API",
     version="1.0.0",
     path="api/docs",
+    # No pages of spectree's: they load Swagger UI/Redoc/Scalar from CDNs. /api/docs is ours (blueprints/docs.py,
+    # vendored assets); spectree keeps only its JSON route, /api/docs/openapi.json.
+    page_templates={},
     mode="strict",
     annotations=False,  # only documentation is taken from spectree; the models are named in expects()
     security_schemes=[

@@ -206,6 +206,9 @@ SETTINGS: dict[str, Setting] = {
         # -- operations (deploy)
         Setting("metrics.enabled", bool, True, "METRICS_ENABLED",
                 help="serve Prometheus metrics at `/metrics` (nginx exposes it to loopback only)"),
+        Setting("metrics.allow_from", list[str], ["127.0.0.1", "::1"], "METRICS_ALLOWED_SOURCES",
+                help="client addresses or CIDR ranges (JSON list) that may read `/metrics` (others: 403); behind "
+                     "TRUSTED_PROXIES the client is the one the proxy names in X-Forwarded-For"),
         Setting("http.trusted_proxies", NonNegativeInt, 0, "TRUSTED_PROXIES",
                 help="reverse proxies in front (nginx = 1): client address and scheme come from X-Forwarded-*"),
         Setting("console.cookie_secure", bool, False, "CONSOLE_COOKIE_SECURE",

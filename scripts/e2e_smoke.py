@@ -301,6 +301,8 @@ class Suite:
         body = json.loads(denied.read())
         conn.close()
         check(denied.status == 403 and body["status"] == "error", f"/metrics from 127.0.0.2: {denied.status}")
+        check(denied.getheader("X-Content-Type-Options") == "nosniff"
+              and denied.getheader("Cache-Control") == "no-store", "nginx's own 403 lacks the security headers")
         self.say("/metrics from 127.0.0.2: JSON 403 (allowed only from METRICS_ALLOW_FROM=127.0.0.1)")
         return "Prometheus metrics are multi-process and restricted"
 

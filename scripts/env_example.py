@@ -41,7 +41,10 @@ DEPLOY_VARIABLES = [
 
 # In .env.example these are set to what a compose deployment needs (not the built-in default).
 COMPOSE_VALUES = {"CONCIERGE_ENV": "production", "TRUSTED_PROXIES": "1", "MAIL_SERVER": "mailpit", "MAIL_PORT": "1025",
-                  "RATELIMIT_STORAGE_URI": "redis://redis:6379/0"}
+                  "RATELIMIT_STORAGE_URI": "redis://redis:6379/0",
+                  # loopback and docker's private networks: nginx guards /metrics for the outside (docs/deploy.md)
+                  "METRICS_ALLOWED_SOURCES":
+                      '["127.0.0.1","::1","10.0.0.0/8","172.16.0.0/12","192.168.0.0/16","fc00::/7"]'}
 # Left out: docker-compose.yml builds it from POSTGRES_*.
 OMITTED = {"DATABASE_URI"}
 

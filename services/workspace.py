@@ -34,7 +34,7 @@ MAX_NAME_BYTES = 255  # the file system's limit (NAME_MAX) is in bytes of UTF-8,
 def root() -> Path:
     configured = settings.static("workspace.root") or str(Path(current_app.instance_path) / "workspace")
     path = Path(os.path.realpath(configured))
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)  # uploaded files are nobody else's business
     return path
 
 
