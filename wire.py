@@ -1,4 +1,4 @@
-"""What Concierge accepts and writes on the wire: strict JSON (RFC 8259) and URLs without NUL or `//` redirects.
+"""What Concierge accepts and writes on the wire: strict JSON (RFC 8259), no NUL in URLs or headers, no `//` redirects.
 
 Python's json module is lenient where an attacker gains: it reads and writes `NaN`/`Infinity` (not JSON),
 turns `1e400` into infinity, recurses once per nesting level (a 10 KB body of brackets is a RecursionError,
@@ -108,13 +108,17 @@ class StrictJSONProvider(DefaultJSONProvider):
 
 
 def refuse_nul_in_url() -> None:
-    """A NUL in the path or the query string is never a name or a filter anything could hold: 400."""
+    """A NUL in the path, the query string or a header is never a name, filter or key anything could hold: 400.
+    (gunicorn and nginx refuse NUL in headers too; other WSGI servers pass it on, to a database that refuses it.)"""
     if "\x00" in request.path or b"%00" in request.query_string or b"\x00" in request.query_string:
         raise ApiError(400, "The URL must not contain NUL (%00)")
+    if any(name.startswith("HTTP_") and isinstance(value, str) and "\x00" in value
+           for name, value in request.environ.items()):
+        raise ApiError(400, "Request headers must not contain NUL")
 
 
 def init_app(app: Flask) -> None:
-    """Strict JSON both ways; NUL refused in URLs; `//` in a path is not redirected (an HTML 308) but routed
+    """Strict JSON both ways; NUL refused in URLs and headers; `//` in a path is not redirected (an HTML 308) but routed
     as written, so it answers JSON like any unknown URL. Before the blueprints: rules take these defaults."""
     app.json = StrictJSONProvider(app)
     app.url_map.merge_slashes = False

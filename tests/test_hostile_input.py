@@ -167,6 +167,11 @@ NUL_CASES = [
     Case("api key id segment", "admin", "DELETE", "/api/admin/api-keys/%00"),
     Case("user id segment", "admin", "DELETE", "/api/admin/users/%00"),
     Case("confirm token segment", "public", "GET", "/api/confirm-email/ab%00cd"),
+    Case("api key header", "public", "GET", "/api/model/active-users", "seed004", headers={"X-API-Key": "ck_a\x00_b"}),
+    Case("bearer key", "public", "GET", "/api/model/active-users", "seed004",
+         headers={"Authorization": "Bearer ck_a\x00b_c"}),
+    Case("bearer key on locks", "public", "GET", "/api/lfs/locks", "lfs",
+         headers={"Authorization": "Bearer ck_\x00_c"}),
 ]
 
 
