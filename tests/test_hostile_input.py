@@ -311,6 +311,27 @@ def test_over_long_strings_are_refused(case, client, callers):
     check(case, client, callers)
 
 
+CONTROL_CASES = [
+    Case("track app newline", "public", "POST", "/api/pages/track", json={**VISIT, "app": "game\nX-Injected: 1"}),
+    Case("track page escape", "public", "POST", "/api/pages/track", json={**VISIT, "page": "/menu\x1b[2J"}),
+    Case("display name carriage return", "alice", "PUT", "/api/users/me/profile", json={"display_name": "A\rB"}),
+    Case("lock branch newline", "alice", "POST", "/api/locks", json={"asset_path": "A.uasset", "branch": "m\nain"}),
+    Case("api key app DEL", "admin", "POST", "/api/admin/api-keys",
+         json={"name": "ci", "scopes": ["track:write"], "app": "game\x7f"}),
+]
+
+
+@pytest.mark.parametrize("case", CONTROL_CASES, ids=lambda c: c.id)
+def test_control_characters_in_names_are_refused(case, client, callers):
+    body = check(case, client, callers)
+    assert body["details"][0]["type"] == "string_pattern_mismatch"
+
+
+def test_a_tab_in_a_display_name_is_kept(client, callers):
+    resp = client.put("/api/users/me/profile", headers=callers["alice"], json={"display_name": "A\tB"})
+    assert resp.status_code == 200 and resp.get_json()["data"]["display_name"] == "A\tB"
+
+
 NON_JSON_NUMBERS = ["NaN", "Infinity", "-Infinity"]
 
 
