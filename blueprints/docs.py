@@ -7,8 +7,8 @@ from blueprints.common import declare_key_scopes
 from extensions import api_spec
 
 SWAGGER_UI = "5.35.0"
-# Swagger UI sets inline styles on its elements; everything else comes from this origin only.
-CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+# Everything from this origin only; Swagger UI works without inline scripts or styles (a Chromium test checks).
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; "
                            "img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
                            "base-uri 'none'")
 

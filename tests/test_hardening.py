@@ -150,6 +150,48 @@ def test_api_docs_page_uses_only_its_own_assets(client):
     assert "/api/openapi.json" in html and client.get("/api/openapi.json").status_code == 200
 
 
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+@pytest.mark.skipif(not CHROMIUM or not Path(CHROMEDRIVER).exists(),
+                    reason="chromium / chromium-driver are not installed (scripts/test.sh installs them)")
+def test_api_docs_render_in_chromium_from_this_origin_only(live_server):
+    """The page works under its own CSP (no violation), draws the operations, and asks no other origin."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-default-apps"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        driver.get(live_server.url + "/api/docs")
+        WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock-summary-path"))
+        paths = {e.text.replace("\u200b", "") for e in driver.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
+        assert "/api/login" in paths
+        # open an operation: its parameters, schemas and the highlighted example draw under the policy too
+        login = "#operations-auth-post__api_login"
+        driver.find_element(By.CSS_SELECTOR, f"{login} .opblock-summary-control").click()
+        WebDriverWait(driver, 15).until(lambda d: d.find_elements(By.CSS_SELECTOR, f"{login} .try-out"))
+        driver.find_element(By.CSS_SELECTOR, f"{login} .try-out__btn").click()
+        WebDriverWait(driver, 15).until(lambda d: d.find_elements(By.CSS_SELECTOR, f"{login} textarea"))
+        requested = [json.loads(entry["message"])["message"]["params"]["request"]["url"]
+                     for entry in driver.get_log("performance")
+                     if json.loads(entry["message"])["message"]["method"] == "Network.requestWillBeSent"]
+        foreign = [url for url in requested if not url.startswith((live_server.url + "/", "data:", "blob:"))]
+        assert requested and foreign == [], foreign
+        violations = [entry["message"] for entry in driver.get_log("browser")
+                      if "Content Security Policy" in entry["message"]]
+        assert violations == []
+    finally:
+        driver.quit()
+
+
 def test_no_cdn_pages_under_api_docs(app, client):
     pages = [rule.rule for rule in app.url_map.iter_rules()
              if rule.rule.startswith("/api/docs") and "<" not in rule.rule and "GET" in rule.methods]
