@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from flask_migrate import upgrade
 
+import hardening
 from extensions import db
 from models import ApiKey
 from tests.conftest import PASSWORD, LiveServer, free_port, reset_rate_limits
@@ -68,6 +69,18 @@ def test_security_headers_on_a_429(make_app, factory):
         assert [r.status_code for r in statuses] == [401, 401, 429]
         assert_hardened(statuses[-1])
         assert statuses[-1].headers["Retry-After"]
+
+
+def test_security_headers_on_a_crash(make_app):
+    app = make_app()
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    crashed = app.test_client().get("/boom")
+    assert crashed.status_code == 500 and crashed.get_json()["status"] == "error"
+    assert_hardened(crashed)
 
 
 def test_headers_on_other_contract_families(client, alice):
@@ -305,6 +318,21 @@ def test_through_nginx_every_answer_is_hardened(nginx_in_front):
         assert "frame-ancestors 'none'" in response.getheader("Content-Security-Policy")
         assert response.getheader("Cache-Control") == "no-store"
         assert len(response.headers.get_all("Content-Security-Policy")) == 1  # nginx adds none to the api's
+
+
+def test_compose_lets_the_network_scrape_the_api_directly():
+    import yaml
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import env_example
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    value = compose["services"]["api"]["environment"]["METRICS_ALLOWED_SOURCES"]
+    default = re.fullmatch(r"\$\{METRICS_ALLOWED_SOURCES:-(.+)\}", value).group(1)
+    assert default == env_example.COMPOSE_VALUES["METRICS_ALLOWED_SOURCES"]
+    networks = hardening._networks(json.loads(default))
+    assert hardening.address_allowed("172.18.0.5", networks) and hardening.address_allowed("127.0.0.1", networks)
+    assert not hardening.address_allowed("203.0.113.7", networks)
 
 
 # ------------------------------------------------------------------ private files
