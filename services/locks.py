@@ -130,8 +130,21 @@ def get(repo: Repo, raw_path: str) -> LockInfo:
     return lock
 
 
+MAX_LOCK_ID = 2**63 - 1  # the id column is a 64-bit integer on PostgreSQL
+
+
+def parse_lock_id(value: str | int | None) -> int | None:
+    """A lock id as clients send it (a path segment, a filter, a cursor): ASCII digits within 64 bits, else
+    None. str.isdigit() alone takes '²' and numbers the database cannot compare."""
+    text = str(value) if value is not None else ""
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_LOCK_ID:
+        return None
+    return int(text)
+
+
 def get_by_id(repo: Repo, lock_id: str | int) -> LockInfo:
-    found = _infos(_info_query().where(_in(repo), Lock.id == int(lock_id))) if str(lock_id).isdigit() else []
+    wanted = parse_lock_id(lock_id)
+    found = _infos(_info_query().where(_in(repo), Lock.id == wanted)) if wanted is not None else []
     if not found:
         raise not_found("Lock")
     return found[0]
@@ -232,13 +245,13 @@ def page_by_cursor(repo: Repo, *, path: str | None = None, lock_id: str | None =
         except ApiError:
             return [], None  # a path that cannot be locked has no lock
     if lock_id:
-        if not lock_id.isdigit():
+        if parse_lock_id(lock_id) is None:
             return [], None
-        query = query.where(Lock.id == int(lock_id))
+        query = query.where(Lock.id == parse_lock_id(lock_id))
     if cursor:
-        if not cursor.isdigit():
+        if parse_lock_id(cursor) is None:
             raise ApiError(422, "Invalid cursor")
-        query = query.where(Lock.id <= int(cursor))
+        query = query.where(Lock.id <= parse_lock_id(cursor))
     rows = _infos(query.limit(limit + 1))
     next_cursor = str(rows[limit].id) if len(rows) > limit else None
     return rows[:limit], next_cursor
@@ -299,8 +312,8 @@ def release_for(repo: Repo, actor: Account, *, force: bool, raw_path: str | None
     """Release a lock by path or id: its owner always; someone else's only with `force`, and only an admin."""
     if raw_path is not None:
         target = Lock.path_key == path_key(normalize_path(raw_path))
-    elif str(lock_id).isdigit():
-        target = Lock.id == int(str(lock_id))
+    elif parse_lock_id(lock_id) is not None:
+        target = Lock.id == parse_lock_id(lock_id)
     else:
         raise not_found("Lock")
     condition = _in(repo) & target
