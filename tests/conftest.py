@@ -13,6 +13,7 @@ import secrets
 import socket
 import threading
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,22 +34,31 @@ def pytest_report_header(config):
     return f"concierge test lane: {LANE}"
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory):
-    """A fresh, empty database for this run, dropped afterwards."""
+@contextmanager
+def throwaway_database(folder: Path, name: str):
+    """The URL of a new, empty database nobody else uses (a SQLite file in `folder`, or a database on
+    TEST_DATABASE_URL's PostgreSQL server), dropped afterwards."""
     if LANE == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'concierge-test.db'}"
+        yield f"sqlite:///{folder / f'{name}.db'}"
         return
     server = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     admin_url = make_url(database_uri(server, "")).set(database="postgres")
-    name = f"concierge_test_{RUN_ID}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield admin_url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """A fresh, empty database for this run, dropped afterwards."""
+    with throwaway_database(tmp_path_factory.mktemp("db"), f"concierge_test_{RUN_ID}") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

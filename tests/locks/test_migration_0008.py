@@ -13,13 +13,12 @@ from datetime import datetime
 import pytest
 import sqlalchemy as sa
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 from app import create_app
 from extensions import db
 from models import User
-from tests.conftest import LANE, RUN_ID, Factory
+from tests.conftest import RUN_ID, Factory, throwaway_database
 from tests.lfs.conftest import basic, lfs_json
 
 BEFORE = "0007_checkins_hot_extend"
@@ -40,20 +39,10 @@ RELEASES = sa.Table("lock_releases", _v7, sa.Column("lock_id", sa.Integer), sa.C
 
 
 @pytest.fixture
-def fresh_database(base_settings, tmp_path):
+def fresh_database(tmp_path):
     """An empty database nobody else uses: a temp SQLite file, or a new database on the PostgreSQL server."""
-    if LANE == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrate.db'}"
-        return
-    admin_url = make_url(base_settings["database.uri"]).set(database="postgres")
-    name = f"concierge_migrate_{RUN_ID}_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield admin_url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with throwaway_database(tmp_path, f"concierge_migrate_{RUN_ID}_{uuid.uuid4().hex[:6]}") as url:
+        yield url
 
 
 @pytest.fixture
