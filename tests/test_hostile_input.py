@@ -252,8 +252,8 @@ def test_report_mixing_naive_and_offset_times(client, callers):
     assert resp.status_code == 200, resp.get_json()
 
 
-# Open in services/locks.py (engineer B's rewrite; not touched here): release_for/get_by_id take str.isdigit()
-# ids, which "²" passes before int() fails, and 2**70 reaches a 64-bit column. schemas.LockIdText is the rule.
+# str.isdigit() takes "²" (int() does not) and 2**70 overflows a 64-bit column: ids, pages and offsets are
+# ASCII digits within bounds everywhere (schemas.LockIdText, PageNumber, Offset; locks.parse_lock_id).
 NUMBER_CASES = [
     Case(f"lock list page {label}", "alice", "GET", f"/api/locks?page={value}") for label, value in
     (("huge", HUGE), ("superscript", SUPERSCRIPT_TWO), ("max+1", 1_000_001))
