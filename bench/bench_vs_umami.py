@@ -15,13 +15,12 @@ Run: make bench BENCH=vs_umami   (about 15-25 minutes on a 2-core machine, most 
 
 import json
 import os
-import statistics
 import time
 from datetime import datetime, timedelta
 
 import psycopg2
 
-from bench.harness import BenchServer, OpenConnection, Request, request_once
+from bench.harness import BenchServer, OpenConnection, Request, request_once, timed
 
 SCALE = float(os.environ.get("BENCH_VS_UMAMI_SCALE", "1"))  # 0.01: a quick smoke run of the same steps
 APP, USERS, PAGES = "bench", 10_000, 100
@@ -143,15 +142,6 @@ def path(report: str) -> str:
     return "/api/pages/stats" if report == "page-stats" else f"/api/sessions/{report}"
 
 
-def median_ms(fn, repeat: int) -> float:
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
-
-
 def main() -> None:
     now = datetime.utcnow().replace(microsecond=0)
     start = now - timedelta(days=DAYS)
@@ -185,7 +175,7 @@ def main() -> None:
             params = {"website": WEBSITE, "start": low, "end": now, "tz": TZ}
             umami_ms = {}
             for name, sql in UMAMI_SQL.items():
-                umami_ms[name] = median_ms(lambda sql=sql, p=params: (cur.execute(sql, p), cur.fetchall()),
+                umami_ms[name] = timed(lambda sql=sql, p=params: (cur.execute(sql, p), cur.fetchall()),
                                            UMAMI_REPEAT)
                 print(f"{days:>3} d  Umami {name:<18} {umami_ms[name]:>8.0f} ms", flush=True)
             http = OpenConnection(server.url)  # a fresh keep-alive connection: Umami's queries outlast one
@@ -196,7 +186,7 @@ def main() -> None:
                     req = Request("POST", path(report), body, auth)
                     status, _ = http.request(req)
                     assert status == 200, (report, status)
-                    ms = median_ms(lambda req=req, h=http: h.request(req), HTTP_REPEAT)
+                    ms = timed(lambda req=req, h=http: h.request(req), HTTP_REPEAT)
                     ratio = umami_ms[question] / ms
                     ok = ms < 300 and ratio >= 10
                     passed, failed = passed + ok, failed + (not ok)
