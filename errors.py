@@ -1,9 +1,9 @@
 """Every failure becomes JSON, in the error shape of the contract family the endpoint belongs to.
 
 Families (DESIGN.md "Response shapes"):
-- envelope: seed 003's `{status: "error", message, details}` (the default for everything else)
-- seed004:  `{success: false, error, details}`
-- seed000:  flat `{error, ...extra}`
+- envelope: the Session Server API's `{status: "error", message, details}` (the default for everything else)
+- checkin:  the check-in contract's `{success: false, error, details}`
+- app1:     App1's flat `{error, ...extra}`
 - lfs:      Git LFS `{message, request_id}` with media type application/vnd.git-lfs+json
 
 A blueprint picks its family with `use_family(bp, name)`.
@@ -62,7 +62,7 @@ def _envelope(err: ApiError) -> dict:
     return body
 
 
-def _seed004(err: ApiError) -> dict:
+def _checkin(err: ApiError) -> dict:
     body = {"success": False, "error": err.message}
     if err.details is not None:
         body["details"] = err.details
@@ -70,7 +70,7 @@ def _seed004(err: ApiError) -> dict:
     return body
 
 
-def _seed000(err: ApiError) -> dict:
+def _app1(err: ApiError) -> dict:
     body = {"error": err.message}
     if err.details is not None:
         body["details"] = err.details
@@ -86,8 +86,8 @@ def _lfs(err: ApiError) -> dict:
 
 FAMILIES: dict[str, Callable[[ApiError], dict]] = {
     "envelope": _envelope,
-    "seed004": _seed004,
-    "seed000": _seed000,
+    "checkin": _checkin,
+    "app1": _app1,
     "lfs": _lfs,
 }
 

@@ -9,7 +9,7 @@ from errors import ApiError, use_family
 from schemas import ActiveUsersOut, ActiveUsersQuery, CheckinOut, SessionOut, SuccessOut
 from services import checkin, clock
 
-bp = use_family(Blueprint("checkin", __name__), "seed004")
+bp = use_family(Blueprint("checkin", __name__), "checkin")
 
 
 def _activated_message(minutes: int) -> str:

@@ -36,7 +36,7 @@ from schemas import (
 )
 from services import alohomora, app_sessions
 
-bp = use_family(Blueprint("relay", __name__), "seed000")
+bp = use_family(Blueprint("relay", __name__), "app1")
 
 
 @bp.errorhandler(ApiError)

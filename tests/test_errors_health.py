@@ -72,8 +72,8 @@ def test_request_id_is_echoed(client):
 
 @pytest.mark.parametrize("family,expected", [
     ("envelope", {"status": "error", "message": "Internal server error", "details": None}),
-    ("seed004", {"success": False, "error": "Internal server error"}),
-    ("seed000", {"error": "Internal server error"}),
+    ("checkin", {"success": False, "error": "Internal server error"}),
+    ("app1", {"error": "Internal server error"}),
 ])
 def test_crash_is_json_500_in_each_family(make_app, family, expected):
     app = make_app()

@@ -84,10 +84,10 @@ def test_security_headers_on_a_crash(make_app):
 
 
 def test_headers_on_other_contract_families(client, alice):
-    seed000 = client.post("/new_session", json={})  # seed 000's own error shape
+    app1 = client.post("/new_session", json={})  # App1's own error shape
     lfs = client.get("/api/repos/default/lfs/locks", headers={"Accept": MEDIA})  # Git LFS's own shape
-    assert seed000.status_code in (400, 401, 422) and lfs.status_code == 401
-    assert_hardened(seed000)
+    assert app1.status_code in (400, 401, 422) and lfs.status_code == 401
+    assert_hardened(app1)
     assert_hardened(lfs)
 
 

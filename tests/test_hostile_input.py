@@ -65,11 +65,11 @@ def assert_refused(resp, family: str) -> dict:
     """A 4xx whose JSON body has the contract family's error shape (errors.py)."""
     assert 400 <= resp.status_code < 500, (resp.status_code, resp.get_data(as_text=True)[:400])
     body = strict_json(resp)
-    if family == "envelope":  # seed 003
+    if family == "envelope":  # the Session Server API's shape
         assert body["status"] == "error" and isinstance(body["message"], str) and "details" in body, body
-    elif family == "seed004":
+    elif family == "checkin":
         assert body["success"] is False and isinstance(body["error"], str), body
-    elif family == "seed000":
+    elif family == "app1":
         assert isinstance(body["error"], str) and "status" not in body and "success" not in body, body
     elif family == "lfs":
         assert resp.mimetype == LFS_MEDIA and isinstance(body["message"], str), body
@@ -154,15 +154,15 @@ NUL_CASES = [
     Case("settings key", "alice", "PUT", "/api/users/me/settings", json={nul("theme"): "dark"}),
     Case("admin config key", "admin", "PUT", "/api/admin/config", json={nul("auto_release.hours"): 48}),
     Case("own e-mail", "alice", "PUT", "/api/users/me/email", json={"password": PASSWORD, "new_email": nul("a@b.c")}),
-    Case("relay session data", "alice", "POST", "/new_session", "seed000", json={"user_id": "alice", "data": nul("x")}),
-    Case("relay user id", "alice", "POST", "/new_session", "seed000", json={"user_id": nul("alice")}),
+    Case("relay session data", "alice", "POST", "/new_session", "app1", json={"user_id": "alice", "data": nul("x")}),
+    Case("relay user id", "alice", "POST", "/new_session", "app1", json={"user_id": nul("alice")}),
     Case("lock owner filter", "alice", "GET", "/api/locks?owner=al%00ice"),
     Case("lock prefix filter", "alice", "GET", "/api/locks?prefix=Content%00"),
     Case("lock branch filter", "alice", "GET", "/api/locks?branch=ma%00in"),
     Case("lock releases prefix", "admin", "GET", "/api/admin/lock-releases?prefix=%00"),
     Case("lfs path filter", "basic", "GET", "/api/lfs/locks?path=A%00", "lfs"),
     Case("lfs refspec", "basic", "GET", "/api/lfs/locks?refspec=main%00", "lfs"),
-    Case("feed cursor", "admin", "GET", "/api/model/active-users?limit=5&cursor=%00", "seed004"),
+    Case("feed cursor", "admin", "GET", "/api/model/active-users?limit=5&cursor=%00", "checkin"),
     Case("lock path segment", "alice", "GET", "/api/locks/A%00.uasset"),
     Case("lock release segment", "alice", "DELETE", "/api/locks/A%00.uasset"),
     Case("erasure segment", "admin", "DELETE", "/api/analytics/apps/ga%00me/users/u1"),
@@ -170,8 +170,8 @@ NUL_CASES = [
     Case("api key id segment", "admin", "DELETE", "/api/admin/api-keys/%00"),
     Case("user id segment", "admin", "DELETE", "/api/admin/users/%00"),
     Case("confirm token segment", "public", "GET", "/api/confirm-email/ab%00cd"),
-    Case("api key header", "public", "GET", "/api/model/active-users", "seed004", headers={"X-API-Key": "ck_a\x00_b"}),
-    Case("bearer key", "public", "GET", "/api/model/active-users", "seed004",
+    Case("api key header", "public", "GET", "/api/model/active-users", "checkin", headers={"X-API-Key": "ck_a\x00_b"}),
+    Case("bearer key", "public", "GET", "/api/model/active-users", "checkin",
          headers={"Authorization": "Bearer ck_a\x00b_c"}),
     Case("bearer key on locks", "public", "GET", "/api/lfs/locks", "lfs",
          headers={"Authorization": "Bearer ck_\x00_c"}),
@@ -206,7 +206,7 @@ DEEP_CASES = [
     Case("profile", "alice", "PUT", "/api/users/me/profile", raw=DEEP),
     Case("session start", "admin", "POST", "/api/sessions/start", raw=DEEP),
     Case("lfs lock", "basic", "POST", "/api/lfs/locks", "lfs", raw=DEEP),
-    Case("relay", "alice", "POST", "/new_session", "seed000", raw='{"user_id": "alice", "data": ' + DEEP + "}"),
+    Case("relay", "alice", "POST", "/new_session", "app1", raw='{"user_id": "alice", "data": ' + DEEP + "}"),
     # 65 levels: parses without recursing too deep, still past the limit
     Case("settings 65 levels", "alice", "PUT", "/api/users/me/settings", raw='{"a": ' + "[" * 64 + "]" * 64 + "}"),
 ]
@@ -273,8 +273,8 @@ NUMBER_CASES = [
          json={"cursor": SUPERSCRIPT_TWO}),
     *[Case(f"lfs unlock {label}", "basic", "POST", f"/api/lfs/locks/{value}/unlock", "lfs", json={})
       for label, value in (("huge", HUGE), ("superscript", SUPERSCRIPT_TWO))],
-    Case("feed limit huge", "admin", "GET", f"/api/model/active-users?limit={HUGE}", "seed004"),
-    Case("feed limit superscript", "admin", "GET", f"/api/model/active-users?limit={SUPERSCRIPT_TWO}", "seed004"),
+    Case("feed limit huge", "admin", "GET", f"/api/model/active-users?limit={HUGE}", "checkin"),
+    Case("feed limit superscript", "admin", "GET", f"/api/model/active-users?limit={SUPERSCRIPT_TWO}", "checkin"),
     Case("track seconds huge", "public", "POST", "/api/pages/track", json={**VISIT, "timespent": 2**70}),
     Case("track seconds 1e400", "public", "POST", "/api/pages/track",
          raw='{"user": "u1", "app": "game", "page": "/menu", "timespent": 1e400}'),
@@ -302,7 +302,7 @@ LONG_CASES = [
     Case("track user", "public", "POST", "/api/pages/track", json={**VISIT, "user": "u" * 129}),
     Case("display name", "alice", "PUT", "/api/users/me/profile", json={"display_name": "d" * 81}),
     Case("api key name", "admin", "POST", "/api/admin/api-keys", json={"name": "k" * 81, "scopes": ["relay"]}),
-    Case("relay user id", "alice", "POST", "/new_session", "seed000", json={"user_id": "u" * 256}),
+    Case("relay user id", "alice", "POST", "/new_session", "app1", json={"user_id": "u" * 256}),
 ]
 
 

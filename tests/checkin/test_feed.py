@@ -90,7 +90,7 @@ def test_paging_with_limit_and_cursor(client, factory, model_headers):
     assert [row["checked_in_at"] for row in seen] == sorted(row["checked_in_at"] for row in seen)
 
 
-def test_paging_errors_in_seed004_shape(client, model_headers, make_app):
+def test_paging_errors_in_checkin_shape(client, model_headers, make_app):
     bad_cursor = client.get("/api/model/active-users?limit=2&cursor=bm9wZQ", headers=model_headers)
     assert bad_cursor.status_code == 400
     assert bad_cursor.get_json() == {"success": False, "error": "Invalid cursor"}
