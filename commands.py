@@ -116,7 +116,7 @@ MAIL_TEST_STATUS_KEY = "system.startup.mail_test_status"
 @click.command("test-email")
 @with_appcontext
 def test_email() -> None:
-    """Send a test e-mail to the first admin now and store SUCCESS / FAILED / SKIPPED (seed 002)."""
+    """Send a test e-mail to the first admin now and store SUCCESS / FAILED / SKIPPED (the Asset Lock Manager)."""
     from services import mail
 
     status, detail = mail.send_test_email()
@@ -346,7 +346,7 @@ def relay_purge_sessions() -> None:
     click.echo(f"purged {app_sessions.purge_expired_sessions()} expired sessions")
 
 
-analytics_cli = AppGroup("analytics", help="Activity sessions and page visits (seed 003).")
+analytics_cli = AppGroup("analytics", help="Activity sessions and page visits (the Session Server API).")
 
 
 @analytics_cli.command("purge")

@@ -1,4 +1,4 @@
-"""Response helpers (seed 001's response service, seed 003's envelope) and the wire formats of times."""
+"""Response helpers (the Backend Server guide's response service, the Session Server API's envelope), time formats."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from flask import Response, jsonify
 
 
 def success(data: Any = None, message: str = "", status: int = 200):
-    """Seed 003's `{status, message, data}` envelope."""
+    """The Session Server API's `{status, message, data}` envelope."""
     return jsonify({"status": "success", "message": message, "data": data}), status
 
 
@@ -21,7 +21,7 @@ def success_encoded(data_json: str, message: str = "", status: int = 200) -> Res
 
 
 def iso_z(value: datetime | None) -> str | None:
-    """ISO 8601 UTC with millisecond precision and a `Z` (as the seeds show)."""
+    """ISO 8601 UTC with millisecond precision and a `Z` (as the contracts show)."""
     if value is None:
         return None
     if value.tzinfo is not None:
@@ -30,7 +30,7 @@ def iso_z(value: datetime | None) -> str | None:
 
 
 def iso_z_seconds(value: datetime | None) -> str | None:
-    """ISO 8601 UTC to the second with a `Z` (seed 004, RFC 3339 for Git LFS)."""
+    """ISO 8601 UTC to the second with a `Z` (the check-in contract; RFC 3339 for Git LFS)."""
     if value is None:
         return None
     if value.tzinfo is not None:
@@ -39,7 +39,7 @@ def iso_z_seconds(value: datetime | None) -> str | None:
 
 
 def hhmmss(seconds: float | int | None) -> str:
-    """Duration as HH:MM:SS; hours may exceed 24 (seed 003 shows "112:15:00")."""
+    """Duration as HH:MM:SS; hours may exceed 24 (the Session Server API shows "112:15:00")."""
     total = max(0, int(round(seconds or 0)))
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)

@@ -39,7 +39,7 @@ def security_headers(response):
 
     Cache-Control: no-store on everything but static assets. Simpler and safer than listing the responses
     that carry a token or a key (login, refresh, account changes, new API keys, the console's cookie, LFS
-    batch answers with signed links, seed 000's register_token): no shared or browser cache has any business
+    batch answers with signed links, App1's register_token): no shared or browser cache has any business
     keeping an authenticated API answer, and a route added later is covered without anyone remembering to.
     """
     for name, value in SECURITY_HEADERS.items():

@@ -49,7 +49,7 @@ class User(db.Model):
 
 
 class ConfigEntry(db.Model):
-    """A typed key/value row: runtime setting overrides and system status (seed 002's `configuration`)."""
+    """A typed key/value row: runtime setting overrides and system status (the Asset Lock Manager's `configuration`)."""
 
     __tablename__ = "configuration"
 
@@ -193,7 +193,7 @@ class RepositoryObject(db.Model):
 
 
 class Lock(db.Model):
-    """An exclusive lock on one asset path (seed 002 and the Git LFS locking API share this table)."""
+    """An exclusive lock on one asset path (the Asset Lock Manager and the Git LFS locking API share this table)."""
 
     __tablename__ = "locks"
     __table_args__ = (
@@ -237,7 +237,7 @@ class LockRelease(db.Model):
 
 
 class CheckIn(db.Model):
-    """Seed 004's vibe pass: a user is present while status is active and now < expires_at."""
+    """The check-in contract's vibe pass: a user is present while status is active and now < expires_at."""
 
     __tablename__ = "checkins"
     __table_args__ = (
@@ -264,7 +264,7 @@ class CheckIn(db.Model):
 
 
 class AppSession(db.Model):
-    """Seed 000's session of a client-app user (`user_id` is the app's name for them, not an account)."""
+    """App1's session of a client-app user (`user_id` is the app's name for them, not an account)."""
 
     __tablename__ = "app_sessions"
 
@@ -296,7 +296,7 @@ class SessionNotification(db.Model):
 
 
 class ApiInteraction(db.Model):
-    """Seed 001's API interaction log: one row per outbound call (never its payload or token)."""
+    """The Backend Server guide's API interaction log: one row per outbound call (never its payload or token)."""
 
     __tablename__ = "api_interactions"
 
@@ -311,7 +311,7 @@ class ApiInteraction(db.Model):
 
 
 class WorkspaceFile(db.Model):
-    """Metadata of a file in an app session's workspace folder (seed 001's file metadata)."""
+    """Metadata of a file in an app session's workspace folder (the Backend Server guide's file metadata)."""
 
     __tablename__ = "workspace_files"
     __table_args__ = (UniqueConstraint("session_id", "name", name="uq_workspace_files_session_name"),)
@@ -327,14 +327,14 @@ class WorkspaceFile(db.Model):
 
 
 class UserSettings(db.Model):
-    """Seed 001's user configuration: one free-form JSON object per account."""
+    """The Backend Server guide's user configuration: one free-form JSON object per account."""
 
     __tablename__ = "user_settings"
 
     user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     settings: Mapped[Any] = mapped_column(JSON, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
-# ---------------------------------------------------------------- activity sessions and page tracking (seed 003)
+# ---------------------------------------------------------------- activity sessions, pages (the Session Server API)
 
 
 class ActivitySession(db.Model):

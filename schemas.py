@@ -77,7 +77,7 @@ class Strict(BaseModel):
 
 
 class Lenient(BaseModel):
-    """Bodies of seed contracts whose clients send extra fields (seed 003 sends `app` everywhere)."""
+    """Bodies of contract endpoints whose clients send extra fields (the Session Server API's send `app` everywhere)."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -97,7 +97,7 @@ class ErrorBody(BaseModel):
     request_id: str | None = None
 
 
-# ---------------------------------------------------------------- auth (seeds 002, 003)
+# ---------------------------------------------------------------- auth (the Asset Lock Manager, the Session Server API)
 
 class LoginIn(Lenient):
     username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -106,7 +106,7 @@ class LoginIn(Lenient):
 
 
 class AppIn(Lenient):
-    """Seed 003's `{app}` body of the auth and health endpoints (optional everywhere)."""
+    """The Session Server API's `{app}` body of the auth and health endpoints (optional everywhere)."""
 
     app: str | None = Field(default=None, max_length=80)
 
@@ -132,7 +132,7 @@ class UserOut(BaseModel):
     created_at: str | None
 
 
-# ---------------------------------------------------------------- admin (seed 002)
+# ---------------------------------------------------------------- admin (the Asset Lock Manager)
 
 class CreateUserIn(Strict):
     username: Username
@@ -165,7 +165,7 @@ class ConfigStatusOut(BaseModel):
     mail_enabled: bool
 
 
-# ---------------------------------------------------------------- account self-service (seed 002)
+# ---------------------------------------------------------------- account self-service (the Asset Lock Manager)
 
 class PasswordChangeIn(Lenient):
     current_password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
@@ -187,7 +187,7 @@ class AccountChangeOut(BaseModel):
     user: UserOut | None = None
     access_token: str | None = None
     refresh_token: str | None = None
-# ---------------------------------------------------------------- locks (seed 002) and Git LFS locking
+# ---------------------------------------------------------------- locks (the Asset Lock Manager) and Git LFS locking
 
 
 RawPath = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
@@ -312,7 +312,7 @@ class LfsError(BaseModel):
     message: str
     request_id: str | None = None
     lock: LfsLock | None = None
-# ---------------------------------------------------------------- check-in, profiles, API keys (seed 004)
+# ---------------------------------------------------------------- check-in, profiles, API keys (the check-in contract)
 
 
 Preference = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)]
@@ -411,7 +411,7 @@ class ApiKeyOut(BaseModel):
     key: str | None = Field(default=None, description="the plaintext key, only in the create answer")
 
 
-# ---------------------------------------------------------------- app sessions and relay (seeds 000, 001)
+# ---------------------------------------------------------------- app sessions, relay (App1, the Backend Server guide)
 
 # No NUL: PostgreSQL text cannot hold it, and no client app needs it.
 Text255 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=r"^[^\x00]*$")]
@@ -419,7 +419,7 @@ LongText = Annotated[str, StringConstraints(min_length=1, max_length=4096, patte
 
 
 class NewSessionIn(Lenient):
-    """Seed 000's `/new_session` body; `data` is kept as sent (the seed shows a string)."""
+    """App1's `/new_session` body; `data` is kept as sent (App1's API shows a string)."""
 
     user_id: Text255
     data: Any = None
@@ -493,7 +493,7 @@ class SessionNotificationOut(BaseModel):
 class PageQuery(Strict):
     limit: int = Field(default=100, ge=1, le=1000)
     offset: Offset = 0
-# ---------------------------------------------------------------- activity sessions, pages, analytics (seed 003)
+# ---------------------------------------------------------------- activity, pages, analytics (the Session Server API)
 
 
 TrackedUser = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=ONE_LINE)]

@@ -1,4 +1,4 @@
-"""Seed 003 analytics on PostgreSQL: 1,000,000 page visits and 100,000 sessions for one app.
+"""The Session Server API's analytics on PostgreSQL: 1,000,000 page visits and 100,000 sessions for one app.
 
 Prints each report's HTTP latency next to the very same SQL (compiled from services.analytics) run
 directly over one open psycopg2 connection, and page-track requests/s (single, batch of 100) next to

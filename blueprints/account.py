@@ -1,4 +1,4 @@
-"""Seed 002's self-service account changes and their e-mailed confirmation links."""
+"""The Asset Lock Manager's self-service account changes and their e-mailed confirmation links."""
 
 from flask import Blueprint
 

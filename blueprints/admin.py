@@ -1,4 +1,4 @@
-"""Seed 002's admin API: users and runtime configuration."""
+"""The Asset Lock Manager's admin API: users and runtime configuration."""
 
 from flask import Blueprint
 
@@ -100,7 +100,7 @@ def put_config(body: ConfigUpdateIn):
 @authenticated()
 @expects(resp={200: Envelope, 401: None}, tags=("config",), security=BEARER)
 def config_status():
-    """Seed 002: public configuration status for signed-in users."""
+    """The Asset Lock Manager: public configuration status for signed-in users."""
     return success(ConfigStatusOut(mail_enabled=_mail_enabled()).model_dump(), "Configuration status")
 
 

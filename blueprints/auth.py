@@ -1,4 +1,4 @@
-"""Login, tokens and the seed 003 token endpoints."""
+"""Login, tokens and the Session Server API's token endpoints."""
 
 from flask import Blueprint, jsonify
 from flask_jwt_extended import get_current_user, get_jwt, jwt_required
@@ -36,7 +36,7 @@ def login(body: LoginIn):
     if user is None:
         raise ApiError(401, "Invalid username or password")
     issued = tokens.issue_tokens(user, body.app)
-    # Tokens at the top level too: seed 002's clients read `access_token` directly.
+    # Tokens at the top level too: the Asset Lock Manager's clients read `access_token` directly.
     return jsonify({"status": "success", "message": "Login successful", **issued,
                     "data": {**issued, "user": user_json(user)}})
 
@@ -79,7 +79,7 @@ def current_user():
 @authenticated()
 @expects(json=AppIn, resp={200: Envelope, 401: None}, tags=("auth",), security=BEARER)
 def validate_token(body: AppIn):
-    """Seed 003: validate the bearer token and return who it belongs to."""
+    """The Session Server API: validate the bearer token and return who it belongs to."""
     principal = current_principal()
     info = _token_info(principal.claims)
     return success({"user": principal.name, "app": body.app or principal.app, "token_info": info}, "Token is valid")
@@ -89,7 +89,7 @@ def validate_token(body: AppIn):
 @authenticated()
 @expects(json=AppIn, resp={200: Envelope, 401: None}, tags=("auth",), security=BEARER)
 def token_info(body: AppIn):
-    """Seed 003: the token's `sub`, `exp` and `app` claims."""
+    """The Session Server API: the token's `sub`, `exp` and `app` claims."""
     return success(_token_info(current_principal().claims), "Token information retrieved")
 
 
@@ -103,5 +103,5 @@ def _token_info(claims: dict) -> dict:
 @public
 @expects(json=AppIn, resp={200: Envelope}, tags=("health",), security=PUBLIC)
 def auth_health(body: AppIn):
-    """Seed 003: public health check of the authentication service."""
+    """The Session Server API: public health check of the authentication service."""
     return jsonify({"status": "success", "message": "Authentication service is healthy"})

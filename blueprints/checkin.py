@@ -1,4 +1,4 @@
-"""Seed 004: check-in presence ("vibe passes") and the ML model's active-users feed, in seed 004's shapes."""
+"""The check-in contract: presence ("vibe passes") and the ML model's active-users feed, in its own shapes."""
 
 from flask import Blueprint, Response, jsonify
 
@@ -13,7 +13,7 @@ bp = use_family(Blueprint("checkin", __name__), "checkin")
 
 
 def _activated_message(minutes: int) -> str:
-    """Seed 004's "1-hour vibe pass activated" for the default; the configured length otherwise."""
+    """The check-in contract's "1-hour vibe pass activated" for the default; the configured length otherwise."""
     hours, rest = divmod(minutes, 60)
     return f"{hours}-hour vibe pass activated" if not rest else f"{minutes}-minute vibe pass activated"
 

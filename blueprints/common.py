@@ -250,7 +250,7 @@ def admin_required(view: Callable) -> Callable:
 
 
 def public(view: Callable) -> Callable:
-    """A public endpoint (the seeds mark which): no credentials, no key scope, and `ratelimit.public`
+    """A public endpoint (the contracts mark which): no credentials, no key scope, and `ratelimit.public`
     requests per client address (Flask-Limiter's own decorator)."""
     return declare_key_scopes()(limiter.limit(lambda: settings.get("ratelimit.public"))(view))
 

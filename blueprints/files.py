@@ -1,4 +1,4 @@
-"""Seed 001's session folders: workspace files of an app session, plus the relay's admin listings."""
+"""The Backend Server guide's session folders: workspace files of an app session, plus the relay's admin listings."""
 
 from flask import Blueprint, request, send_file
 
@@ -90,7 +90,7 @@ def list_notifications(query):  # a PageQuery (an annotation here would switch s
 @admin_required
 @expects(query=PageQuery, resp={200: Envelope, 403: None}, tags=("relay",), security=BEARER)
 def list_interactions(query):  # a PageQuery
-    """Seed 001's API interaction log: every outbound call, newest first."""
+    """The Backend Server guide's API interaction log: every outbound call, newest first."""
     rows = alohomora.list_interactions(query.limit, query.offset)
     return success([{"id": r.id, "service": r.service, "method": r.method, "url": r.url, "status": r.status,
                      "latency_ms": r.latency_ms, "error": r.error, "created_at": iso_z(r.created_at)} for r in rows],

@@ -1,4 +1,4 @@
-"""Health: seed 003's public POST checks, plus liveness and readiness probes."""
+"""Health: the Session Server API's public POST checks, plus liveness and readiness probes."""
 
 from flask import Blueprint, jsonify
 
@@ -18,7 +18,7 @@ def _healthy(message: str):
 @public
 @expects(json=AppIn, resp={200: Envelope}, tags=("health",), security=PUBLIC)
 def root_health(body: AppIn):
-    """Seed 003: basic health check for the entire service."""
+    """The Session Server API: basic health check for the entire service."""
     return _healthy("Session Server is running")
 
 
@@ -26,7 +26,7 @@ def root_health(body: AppIn):
 @public
 @expects(json=AppIn, resp={200: Envelope}, tags=("health",), security=PUBLIC)
 def api_health(body: AppIn):
-    """Seed 003: health check of the API service."""
+    """The Session Server API: health check of the API service."""
     return _healthy("API is healthy")
 
 

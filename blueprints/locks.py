@@ -1,6 +1,6 @@
-"""Seed 002's asset locks (envelope family), batch acquire/release, and the admins' release audit.
+"""The Asset Lock Manager's asset locks (envelope family), batch acquire/release, and the admins' release audit.
 
-Every endpoint takes an optional `?repo=<name>` (default: the repository `default`, so seed 002's clients
+Every endpoint takes an optional `?repo=<name>` (default: the repository `default`, so the Asset Lock Manager's clients
 work unchanged); reading needs read access to it, the rest write access.
 """
 

@@ -1,4 +1,4 @@
-"""Seed 003's page tracking: public `POST /api/pages/track` (one visit or a batch) and page statistics."""
+"""The Session Server API's page tracking: public `POST /api/pages/track` (one visit or a batch) and page statistics."""
 
 from flask import Blueprint, request
 

@@ -1,6 +1,6 @@
-"""Seed 000's App1 contract: app sessions, the Alohomora token relay, Alohomora's notifications.
+"""App1's API: app sessions, the Alohomora token relay, Alohomora's notifications.
 
-Flat `{error}` bodies (seed 000's family). `/new_session` and `/register_token` need a JWT or a `relay`
+Flat `{error}` bodies (the app1 family). `/new_session` and `/register_token` need a JWT or a `relay`
 key unless `alohomora.open_endpoints` is on; notifications come on the secret path, from a configured
 source address, or on the plain path when open endpoints are on (Alohomora itself sends no credentials).
 """
@@ -41,7 +41,7 @@ bp = use_family(Blueprint("relay", __name__), "app1")
 
 @bp.errorhandler(ApiError)
 def _useful_validation_message(err: ApiError):
-    """Seed 000 clients read only `error`: name the failing field there (details keep the full list)."""
+    """App1's clients read only `error`: name the failing field there (details keep the full list)."""
     if err.status == 400 and err.message == "Validation failed" and isinstance(err.details, list) and err.details:
         first = err.details[0]
         field = ".".join(str(part) for part in first["loc"]) or "body"
@@ -51,7 +51,7 @@ def _useful_validation_message(err: ApiError):
 
 
 def relay_caller(view: Callable) -> Callable:
-    """A JWT or a `relay` key, unless the deployment serves seed 000's open contract."""
+    """A JWT or a `relay` key, unless the deployment serves App1's open contract."""
     protected = authenticated("relay")(view)
 
     @functools.wraps(view)
@@ -79,7 +79,7 @@ def _may_act_for(*user_ids: str) -> bool:
 @expects(json=NewSessionIn, resp={201: SessionIdOut, 400: RelayErrorOut, 401: None, 403: None},
          tags=("relay",), security=BEARER_OR_KEY, invalid_status=400)
 def new_session(body: NewSessionIn):
-    """Seed 000: create an app session for `user_id` (expires after `app_sessions.ttl_minutes`)."""
+    """App1: create an app session for `user_id` (expires after `app_sessions.ttl_minutes`)."""
     if not _may_act_for(body.user_id):
         raise ApiError(403, "You may only create sessions for your own username")
     session = app_sessions.create_session(body.user_id, body.data)
@@ -91,7 +91,7 @@ def new_session(body: NewSessionIn):
 @expects(json=RegisterTokenIn, resp={201: RegisterTokenOut, 400: RelayErrorOut, 404: RelayErrorOut, 502: RelayErrorOut,
                                      503: RelayErrorOut}, tags=("relay",), security=BEARER_OR_KEY, invalid_status=400)
 def register_token(body: RegisterTokenIn):
-    """Seed 000: forward a session's token to Alohomora's `record_token`."""
+    """App1: forward a session's token to Alohomora's `record_token`."""
     session = app_sessions.find_live_session(body.session_id)
     if not _may_act_for(session.user_id, body.user_id or session.user_id):
         raise ApiError(403, "You may only register tokens for your own sessions")
@@ -158,7 +158,7 @@ def secret_path(view: Callable) -> Callable:
 @expects(json=SessionNotificationIn, resp={200: SessionNotificationOut, 400: RelayErrorOut, 403: RelayErrorOut},
          tags=("relay",), security=PUBLIC, invalid_status=400)
 def receive_session_notification(body: SessionNotificationIn):
-    """Seed 000: Alohomora's cross-app notification (open endpoints or a configured source address)."""
+    """App1: Alohomora's cross-app notification (open endpoints or a configured source address)."""
     return _notification_response(body)
 
 

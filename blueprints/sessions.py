@@ -1,4 +1,4 @@
-"""Seed 003's session server: activity session lifecycle and the session reports.
+"""The Session Server API: activity session lifecycle and the session reports.
 
 Lifecycle (`track:write`) and reports (`analytics:read`) accept a JWT or an API key; an account acts only
 for its own username, admins and keys bound to the app for anyone in it (DESIGN.md). `public-summary`
@@ -108,7 +108,7 @@ def wants_csv(body: ReportIn) -> bool:
 
 
 def answer_report(report: str, body: ReportIn, data: dict):
-    """The report as seed 003's JSON (heatmap: top-level `heatmap_data`), or as CSV."""
+    """The report as the Session Server API's JSON (heatmap: top-level `heatmap_data`), or as CSV."""
     if wants_csv(body):
         filename = f"{body.app}-{report}.csv".replace('"', "")
         return Response(report_csv.render(report, data), mimetype="text/csv",
@@ -124,7 +124,7 @@ def _report_route(report: str) -> None:
         return answer_report(report, body, analytics.run(report, report_filter(body)))
 
     view.__name__ = "report_" + report.replace("-", "_")
-    view.__doc__ = f"Seed 003 `{report}` report, computed in SQL; `tz`, `from`, `to`, `format=csv`."
+    view.__doc__ = f"The Session Server API's `{report}` report, computed in SQL; `tz`, `from`, `to`, `format=csv`."
     guarded = authenticated("analytics:read")(
         expects(json=ReportIn, resp=REPORT_RESP, tags=("analytics",), security=BEARER_OR_KEY)(view))
     bp.post(f"/api/sessions/{report}")(guarded)

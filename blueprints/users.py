@@ -1,4 +1,4 @@
-"""Seed 001's user configuration: the caller's own settings document."""
+"""The Backend Server guide's user configuration: the caller's own settings document."""
 
 from flask import Blueprint
 

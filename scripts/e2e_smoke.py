@@ -4,16 +4,16 @@ Started by scripts/e2e.sh (which provides the services, nginx, the environment a
 stand-in); this runner starts and restarts the api itself, so it can restart it mid-suite. Each step
 prints PASS/FAIL/SKIP lines; the exit status is 1 when any step failed.
 
-Steps, in order (the contracts are the seeds in ../shared/seeds):
+Steps, in order (the contracts: docs/contracts.md):
   compose     `docker compose config -q` where the docker CLI has compose; otherwise SKIP
   entrypoint  entrypoint.sh waits for the database, migrates, creates the admin, execs 4 gunicorn workers
   proxy       nginx: request id in and out, readiness, JSON 404/413, X-Forwarded-For reaches the app
   metrics     /metrics sums every worker's counts; denied to any address but the allowed one
-  login       seed 002/003 login and currentuser
-  locks       seed 002: 20 users race POST /api/locks for one path: exactly one 201, the rest 409
-  checkin     seed 004: POST /api/checkin, GET /api/model/active-users with X-API-Key
-  pages       seed 003: POST /api/pages/track, POST /api/pages/stats
-  relay       seed 000: POST /new_session, POST /register_token relayed to the Alohomora stand-in
+  login       login and currentuser (the Asset Lock Manager's paths in the Session Server API's envelope)
+  locks       the Asset Lock Manager: 20 users race POST /api/locks for one path: exactly one 201, the rest 409
+  checkin     the check-in contract: POST /api/checkin, GET /api/model/active-users with X-API-Key
+  pages       the Session Server API: POST /api/pages/track, POST /api/pages/stats
+  relay       App1: POST /new_session, POST /register_token relayed to the Alohomora stand-in
   console     the web console through nginx: sign-in form, HttpOnly SameSite cookie, the lock board
   lfs         real git + git-lfs: push an object larger than nginx's body limit, clone and pull it back
   restart     SIGTERM while requests are in flight (all finish), nginx's JSON 502 meanwhile, entrypoint again
@@ -75,7 +75,7 @@ def size_in_bytes(size: str) -> int:
 
 
 def mentions(value: object, needle: str) -> bool:
-    """`needle` appears in any string of a JSON value (the seeds do not fix where a holder is named)."""
+    """`needle` appears in any string of a JSON value (the contracts do not fix where a holder is named)."""
     return needle.lower() in json.dumps(value).lower()
 
 

@@ -1,4 +1,4 @@
-"""Self-service e-mail and password changes (seed 002), confirmed by a mailed link when mail is active.
+"""Self-service e-mail and password changes (the Asset Lock Manager), confirmed by a mailed link when mail is active.
 
 A request checks the caller's password, then either applies the change at once (mail inactive) or stores
 it as a pending `account_changes` row: a random token (only its SHA-256 is kept), one user, one kind,

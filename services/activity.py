@@ -1,4 +1,4 @@
-"""Activity session lifecycle (seed 003): start, pause, resume, end; duration counts active time only.
+"""Activity session lifecycle (the Session Server API): start, pause, resume, end; duration counts active time only.
 
 Rules: pause only when active, resume only when paused, end when active or paused, nothing after end
 (409). A client `time` may not be before the session's last event (409) nor further ahead of the

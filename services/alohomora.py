@@ -1,4 +1,4 @@
-"""The outbound Alohomora client (seed 000) and seed 001's API interaction log.
+"""The outbound Alohomora client (App1's relay) and the Backend Server guide's API interaction log.
 
 Every call is logged with method, URL, status, latency and error, never the body: it carries the token.
 """

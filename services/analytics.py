@@ -1,4 +1,4 @@
-"""Seed 003's reports, each computed in SQL (GROUP BY over local-time buckets) on SQLite and PostgreSQL.
+"""The Session Server API's reports, each computed in SQL (GROUP BY over local-time buckets) on SQLite and PostgreSQL.
 
 Every report takes a `ReportFilter`: app, tracked user (or "all"), IANA zone, optional [from, to).
 Sessions are selected by their start time, page visits by their visit time. A session's duration is
@@ -227,7 +227,7 @@ def _by_key(part: list[tuple[str, list]], width: int) -> dict[tuple, list[float]
     return merged
 
 
-# ---------------------------------------------------------------- reports (seed 003 shapes)
+# ---------------------------------------------------------------- reports (the Session Server API's shapes)
 
 def heatmap(f: ReportFilter, use_rollups: bool = True) -> dict:
     daily_part, weekly_part = _parts("heatmap", f, use_rollups)

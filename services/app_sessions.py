@@ -1,4 +1,4 @@
-"""Seed 000's app sessions: create, look up (expired = absent), relay tokens, receive notifications, purge."""
+"""App1's app sessions: create, look up (expired = absent), relay tokens, receive notifications, purge."""
 
 from __future__ import annotations
 

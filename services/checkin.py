@@ -1,4 +1,4 @@
-"""Seed 004 check-ins ("vibe passes") and the ML model's active-users feed.
+"""Check-ins ("vibe passes" of the check-in contract) and the ML model's active-users feed.
 
 Rules:
 - a user has at most one active pass: the partial unique index `uq_checkins_one_active` enforces it;
@@ -135,7 +135,7 @@ def expire_passes() -> int:
 
 # The whole feed on PostgreSQL: the database builds each item's JSON text and orders the items, so no Python
 # runs per field; Python only joins them. Field names, order and formats match feed_item() below (tests
-# check both lanes against seed 004). Items come back as ordered rows rather than one json_agg(... ORDER BY)
+# check both lanes against the check-in contract). Items come back as ordered rows, not one json_agg(... ORDER BY)
 # value: an aggregate's own ORDER BY makes PostgreSQL sort all 20 MB of item text in one process, spilling
 # to disk, while a plain ORDER BY builds and sorts the items in parallel workers (bench_checkin, 100,000
 # passes: the endpoint went from 868-916 to 364-435 ms on one machine). Row order of an ORDER BY is
@@ -207,7 +207,7 @@ def feed_item(row) -> dict:
 
 
 def feed_document(limit: int | None = None, cursor: str | None = None) -> str:
-    """Seed 004's active-users body as JSON text; `next_cursor` is added only when paging (`limit`)."""
+    """The check-in contract's active-users body as JSON text; `next_cursor` is added only when paging (`limit`)."""
     now = clock.now()
     head = f'{{"success":true,"count":%d,"timestamp":"{iso_z_seconds(now)}","data":%s'
     if limit is None and cursor is None and db.session.get_bind().dialect.name == "postgresql":

@@ -1,4 +1,4 @@
-"""Runtime setting overrides kept in the `configuration` table (seed 002's Admin config)."""
+"""Runtime setting overrides kept in the `configuration` table (the Asset Lock Manager's admin config)."""
 
 from __future__ import annotations
 

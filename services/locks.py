@@ -1,7 +1,7 @@
 """Asset locks per repository: path rules, atomic acquire, release (owner, admin, branch, auto), the audit.
 
-One table serves seed 002's REST API and the Git LFS locking API. The unique key is (repository, lower-cased
-path), so the database, not a check-then-insert, decides who wins a race. Every release, whoever asks, goes
+One table serves the Asset Lock Manager's REST API and the Git LFS locking API. The unique key is (repository,
+lower-cased path), so the database, not a check-then-insert, decides who wins a race. Every release, whoever asks, goes
 through `release_where()`: it deletes the locks and writes their audit rows in one transaction (one
 statement on PostgreSQL).
 """

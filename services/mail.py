@@ -81,7 +81,7 @@ def queue(to: str, rendered: Rendered, kind: str) -> MailOutbox | None:
 
 
 def queue_lock_notice(holder: User, asset_path: str, requested_by: str, message: str | None) -> None:
-    """Tell a lock's holder that someone asks them to release it (seed 002's notify). The caller commits."""
+    """Tell a lock's holder someone asks them to release it (the Asset Lock Manager's notify); the caller commits."""
     rendered = render("lock_notice", f"{requested_by} asks you to release {asset_path}", holder=holder,
                       asset_path=asset_path, requested_by=requested_by, message=(message or "").strip() or None)
     queue(holder.email, rendered, "lock_notice")

@@ -1,4 +1,4 @@
-"""Page tracking (seed 003): one visit or a bounded batch, stored all-or-nothing with its rollup deltas.
+"""Page tracking (the Session Server API): one visit or a bounded batch, stored all-or-nothing with its rollup deltas.
 
 One path on both databases: the session's INSERT, committed before the answer. On PostgreSQL the commit
 may skip the wait for the WAL flush (`analytics.track_async_commit`, applied in `_relax_commit` only):

@@ -15,7 +15,7 @@ from services import clock
 
 
 def access_lifetime() -> timedelta | None:
-    """Effective access-token lifetime; None = no expiry (seed 002: disabled or 0 minutes)."""
+    """Effective access-token lifetime; None = no expiry (the Asset Lock Manager: disabled or 0 minutes)."""
     minutes = settings.get("jwt.expiry.minutes")
     if not settings.get("jwt.expiry.enabled") or minutes == 0:
         return None

@@ -1,4 +1,4 @@
-"""Seed 001's UserConfiguration: one free-form JSON object per account, bounded in size."""
+"""The Backend Server guide's UserConfiguration: one free-form JSON object per account, bounded in size."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Seed 001's session folders: one folder per app session under `workspace.root`, files with metadata rows.
+"""Session folders (the Backend Server guide): one per app session under `workspace.root`, files with metadata rows.
 
 Nothing escapes a folder: names are single path components (no `..`, slashes, NUL or control characters,
 no leading dot), reads refuse symlinks (O_NOFOLLOW), and writes go to a temp file in the same folder that

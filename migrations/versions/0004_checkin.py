@@ -1,4 +1,4 @@
-"""check-ins (seed 004 vibe passes): one active pass per user
+"""check-ins (the check-in contract's vibe passes): one active pass per user
 
 Revision ID: 0004_checkin
 Revises: 0003_locks
