@@ -26,8 +26,8 @@ from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 PROJECT_ROOT = Path(__file__).resolve().parent
 DEFAULT_CONFIG_JSON = PROJECT_ROOT / "config.json"
 
-# Seed 000: config.json is created with these keys when it is missing.
-CONFIG_JSON_SEED = {
+# App1's keys: config.json is created with these when it is missing.
+CONFIG_JSON_DEFAULTS = {
     "alohomora": {"base_url": "http://localhost:8000", "timeout": 5},
     "app": {"host": "0.0.0.0", "port": 8001, "debug": False},
 }
@@ -150,7 +150,7 @@ SETTINGS: dict[str, Setting] = {
                 help="run every job at this interval instead of its own (tests, e2e); 0 = off"),
         Setting("scheduler.standby_poll_seconds", Annotated[float, Field(gt=0)], 10.0,
                 "SCHEDULER_STANDBY_POLL_SECONDS", help="how often a standby process tries to take over"),
-        # -- alohomora relay (seed 000)
+        # -- alohomora relay (App1)
         Setting("alohomora.base_url", str, "http://localhost:8000", "ALOHOMORA_BASE_URL"),
         Setting("alohomora.timeout", Annotated[float, Field(gt=0)], 5.0, "ALOHOMORA_TIMEOUT",
                 help="seconds per outbound call"),
@@ -163,14 +163,14 @@ SETTINGS: dict[str, Setting] = {
                 help="wait before the 2nd attempt; doubles after each failure (capped at 1 h)"),
         Setting("mail.confirmation_hours", PositiveInt, 24, "MAIL_CONFIRMATION_HOURS",
                 help="lifetime of an e-mail/password change confirmation link"),
-        # -- check-in (seed 004)
+        # -- check-in (the check-in contract)
         Setting("checkin.duration_minutes", Bounded(1, TEN_YEARS_MINUTES), 60, "CHECKIN_DURATION_MINUTES", runtime=True,
                 help="length of a vibe pass; a re-check-in moves expiry to now + this"),
         Setting("checkin.feed_max_limit", PositiveInt, 10000, "CHECKIN_FEED_MAX_LIMIT",
                 help="largest `limit` of one `GET /api/model/active-users` page (no `limit` = every active user)"),
-        # -- app sessions, relay and workspace files (seeds 000, 001)
+        # -- app sessions, relay and workspace files (App1, the Backend Server guide)
         Setting("alohomora.open_endpoints", bool, False, "ALOHOMORA_OPEN_ENDPOINTS", runtime=True,
-                help="serve seed 000 as is: `/new_session`, `/register_token` and the plain notification path "
+                help="serve App1's API as is: `/new_session`, `/register_token` and the plain notification path "
                      "need no credentials"),
         Setting("alohomora.notification_secret", str, "", "ALOHOMORA_NOTIFICATION_SECRET", secret=True,
                 help="secret of `/relay/<secret>/receive_session_notification`; empty = generated into "
@@ -178,7 +178,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("alohomora.notification_sources", list[str], [], "ALOHOMORA_NOTIFICATION_SOURCES",
                 help="client addresses or CIDR ranges (JSON list) allowed to post to the plain notification path"),
         Setting("app_sessions.ttl_minutes", PositiveInt, 60, "APP_SESSION_TTL_MINUTES",
-                help="app session lifetime from creation (seed 000: 1 hour)"),
+                help="app session lifetime from creation (App1: 1 hour)"),
         Setting("workspace.root", str, "", "WORKSPACE_ROOT",
                 help="folder holding one sub-folder per app session; empty = `instance/workspace`"),
         Setting("workspace.max_file_bytes", PositiveInt, 10 * 1024 * 1024, "WORKSPACE_MAX_FILE_BYTES",
@@ -187,7 +187,7 @@ SETTINGS: dict[str, Setting] = {
                 help="total size of one session's files (413 above it)"),
         Setting("users.settings_max_bytes", PositiveInt, 16 * 1024, "USER_SETTINGS_MAX_BYTES",
                 help="largest `/api/users/me/settings` document, as compact JSON"),
-        # -- activity analytics (seed 003)
+        # -- activity analytics (the Session Server API)
         Setting("analytics.public_apps", list[str], [], "ANALYTICS_PUBLIC_APPS", runtime=True,
                 help="apps whose `public-summary` / `public-timeline` are served without auth (others: 404)"),
         Setting("analytics.idle_cap_minutes", Bounded(1, TEN_YEARS_MINUTES), 30, "ANALYTICS_IDLE_CAP_MINUTES", runtime=True,
@@ -294,9 +294,9 @@ def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
 
 
 def read_config_json(path: Path) -> dict[str, Any]:
-    """Read config.json, creating it with seed 000's defaults when missing."""
+    """Read config.json, creating it with App1's defaults when missing."""
     if not path.exists():
-        path.write_text(json.dumps(CONFIG_JSON_SEED, indent=2) + "\n")
+        path.write_text(json.dumps(CONFIG_JSON_DEFAULTS, indent=2) + "\n")
     return _flatten(json.loads(path.read_text() or "{}"))
 
 

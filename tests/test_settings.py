@@ -20,7 +20,7 @@ def test_precedence_default_file_env_override(tmp_path):
     assert values["app.port"] == 9200
 
 
-def test_config_json_is_created_with_seed_000_keys(tmp_path):
+def test_config_json_is_created_with_app1_keys(tmp_path):
     cfg = tmp_path / "config.json"
     settings.load_static({"config_json": str(cfg)}, environ={})
     created = json.loads(cfg.read_text())
