@@ -1,4 +1,4 @@
-"""Seed 002's admin API: users, the last-admin rule, runtime configuration."""
+"""The Asset Lock Manager's admin API: users, the last-admin rule, runtime configuration."""
 
 from tests.conftest import PASSWORD
 

@@ -1,4 +1,4 @@
-"""Login, tokens, revocation and seed 003's token endpoints."""
+"""Login, tokens, revocation and the Session Server API's token endpoints."""
 
 import time
 from datetime import timedelta
@@ -117,7 +117,7 @@ def test_logout_everywhere_revokes_other_sessions(client, alice):
     assert client.get("/api/currentuser", headers={"Authorization": f"Bearer {second}"}).status_code == 401
 
 
-def test_validate_token_seed_003_shape(client, alice):
+def test_validate_token_session_server_shape(client, alice):
     token = login(client, app="my_app").get_json()["access_token"]
     resp = client.post("/api/auth/validate-token", json={"app": "my_app"},
                        headers={"Authorization": f"Bearer {token}"})

@@ -1,4 +1,4 @@
-"""Every error is JSON; seed 003's health endpoints; liveness and readiness."""
+"""Every error is JSON; the Session Server API's health endpoints; liveness and readiness."""
 
 import pytest
 from flask import Blueprint

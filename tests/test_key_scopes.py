@@ -66,7 +66,7 @@ def test_a_key_never_passes_a_route_that_declares_no_scope(client, admins_model_
     for headers in _both_ways(admins_model_key):
         resp = client.open(path, method=method, json=body, headers=headers)
         assert resp.status_code == 401, (headers, resp.get_json())
-        answer = resp.get_json()  # each route's own error shape: envelope `message`, seed 004 `error`
+        answer = resp.get_json()  # each route's own error shape: envelope `message`, check-in `error`
         assert answer.get("message", answer.get("error")) == "This endpoint needs a user token, not an API key"
     db.session.expire_all()
     assert (db.session.query(User).count(), db.session.query(ApiKey).count()) == (users, keys)

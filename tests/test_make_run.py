@@ -50,7 +50,7 @@ def test_run_script_serves_with_initial_admin_and_scheduler(tmp_path):
         bearer = {"Authorization": f"Bearer {login.json()['access_token']}"}
         me = requests.get(f"{base}/api/currentuser", headers=bearer)
         assert me.json()["data"]["is_admin"] is True
-        # config.json is created with seed 000's keys, the secret generated into the instance folder
+        # config.json is created with App1's keys, the secret generated into the instance folder
         assert set(json.loads((tmp_path / "config.json").read_text())) == {"alohomora", "app"}
         assert (tmp_path / "instance" / "jwt_secret").exists()
         # In-memory limits are exact under make run even when more workers are asked for (one process with

@@ -8,7 +8,7 @@ APP = "shop"
 
 
 class Tracker:
-    """Drives the seed 003 endpoints the way a client app does."""
+    """Drives the Session Server API's endpoints the way a client app does."""
 
     def __init__(self, client, headers):
         self.client, self.headers = client, headers

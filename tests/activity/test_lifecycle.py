@@ -1,4 +1,4 @@
-"""Seed 003 session lifecycle: shapes, state rules, time rules, bad input."""
+"""The Session Server API's session lifecycle: shapes, state rules, time rules, bad input."""
 
 from datetime import datetime
 

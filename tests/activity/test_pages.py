@@ -1,4 +1,4 @@
-"""Seed 003 page tracking: single and batch track, bad input, page stats and time by page."""
+"""The Session Server API's page tracking: single and batch track, bad input, page stats and time by page."""
 
 from datetime import datetime
 

@@ -1,4 +1,4 @@
-"""Seed 003 reports: exact shapes, "all" aggregation, from/to, tz buckets (DST, +05:30), idle rule, CSV."""
+"""Session Server API reports: exact shapes, "all" aggregation, from/to, tz buckets (DST, +05:30), idle rule, CSV."""
 
 import csv
 import io

@@ -1,10 +1,10 @@
-"""Check-in fixtures: a fixed instant, a model:read key, helpers for the seed 004 calls."""
+"""Check-in fixtures: a fixed instant, a model:read key, helpers for the check-in contract's calls."""
 
 from datetime import datetime
 
 import pytest
 
-T0 = datetime(2025, 11, 9, 14, 0, 0)  # seed 004's example: checked in 14:00, expires 15:00
+T0 = datetime(2025, 11, 9, 14, 0, 0)  # the check-in contract's example: checked in 14:00, expires 15:00
 
 
 @pytest.fixture

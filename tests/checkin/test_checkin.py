@@ -1,4 +1,4 @@
-"""Seed 004 check-in endpoints: exact shapes, extend on re-check-in, exact expiry, checkout, duration."""
+"""The check-in contract's endpoints: exact shapes, extend on re-check-in, exact expiry, checkout, duration."""
 
 import uuid
 from datetime import timedelta
@@ -17,7 +17,7 @@ def passes(db, user):
                               .order_by(CheckIn.created_at)).all()
 
 
-def test_checkin_answers_seed_shape(client, alice_headers):
+def test_checkin_answers_the_contract_shape(client, alice_headers):
     clock.freeze(T0)
     resp = client.post("/api/checkin", headers=alice_headers)
     assert resp.status_code == 200

@@ -1,4 +1,4 @@
-"""GET /api/model/active-users: seed 004's exact shape, who may read it, paging, one query."""
+"""GET /api/model/active-users: the check-in contract's exact shape, who may read it, paging, one query."""
 
 from datetime import timedelta
 
@@ -15,7 +15,7 @@ def check_in_at(client, headers, at):
     return client.post("/api/checkin", headers=headers).get_json()["data"]["session_id"]
 
 
-def test_feed_answers_seed_shape(client, factory, alice, alice_headers, bob, bob_headers, model_headers):
+def test_feed_answers_the_contract_shape(client, factory, alice, alice_headers, bob, bob_headers, model_headers):
     client.put("/api/users/me/profile", headers=alice_headers,
                json={"display_name": "MusicFan", "preferences": [0.5, 0.8, 0.2, 1.0, 0.0]})
     client.put("/api/users/me/profile", headers=bob_headers,

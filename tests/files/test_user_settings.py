@@ -1,4 +1,4 @@
-"""Seed 001's user configuration: GET/PUT /api/users/me/settings, a bounded JSON object per account."""
+"""The Backend Server guide's user configuration: GET/PUT /api/users/me/settings, a bounded JSON object per account."""
 
 
 def test_settings_round_trip(client, alice_headers, factory):

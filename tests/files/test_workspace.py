@@ -1,4 +1,4 @@
-"""Seed 001's session folders: upload, list, download, delete; names, limits, atomicity, ownership."""
+"""The Backend Server guide's session folders: upload, list, download, delete; names, limits, atomicity, ownership."""
 
 import hashlib
 import os

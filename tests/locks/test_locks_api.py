@@ -1,4 +1,4 @@
-"""Seed 002's lock endpoints: acquire, get, list with filters, release rules, notify, branch release, audit."""
+"""Asset Lock Manager lock endpoints: acquire, get, filtered lists, release rules, notify, branch release, audit."""
 
 import pytest
 

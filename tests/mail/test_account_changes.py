@@ -1,4 +1,4 @@
-"""Seed 002's self-service e-mail and password changes, confirmed through links mailed by a real SMTP server."""
+"""The Asset Lock Manager's e-mail and password changes, confirmed through links mailed by a real SMTP server."""
 
 from datetime import datetime, timedelta
 

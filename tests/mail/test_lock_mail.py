@@ -1,4 +1,4 @@
-"""The lock e-mails other code calls: notify (seed 002) and an admin's force-release."""
+"""The lock e-mails other code calls: notify (the Asset Lock Manager) and an admin's force-release."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""`flask test-email`: a synchronous mail to the first admin; SUCCESS / FAILED / SKIPPED stored (seed 002)."""
+"""`flask test-email` (the Asset Lock Manager): mails the first admin at once; SUCCESS / FAILED / SKIPPED stored."""
 
 import pytest
 

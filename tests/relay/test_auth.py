@@ -39,7 +39,7 @@ def test_admin_jwt_acts_for_anyone(client, admin_headers):
     assert client.post("/new_session", headers=admin_headers, json={"user_id": "whoever"}).status_code == 201
 
 
-def test_open_endpoints_serve_seed_000_as_is(client, standin):
+def test_open_endpoints_serve_app1_as_is(client, standin):
     configuration.set_overrides({"alohomora.open_endpoints": True}, "test")
     resp = client.post("/new_session", json={"user_id": "u"})
     assert resp.status_code == 201

@@ -1,4 +1,4 @@
-"""Seed 000's POST /receive_session_notification with Alohomora's exact payload; idempotent per token_id."""
+"""App1's POST /receive_session_notification with Alohomora's exact payload; idempotent per token_id."""
 
 import threading
 import uuid

@@ -1,4 +1,4 @@
-"""Seed 000's POST /register_token against a real HTTP stand-in of Alohomora: every documented status."""
+"""App1's POST /register_token against a real HTTP stand-in of Alohomora: every documented status."""
 
 import json
 from datetime import datetime

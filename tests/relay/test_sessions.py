@@ -1,4 +1,4 @@
-"""Seed 000's POST /new_session: 201 {session_id}, 400 {error}; expiry makes a session absent; the purge job."""
+"""App1's POST /new_session: 201 {session_id}, 400 {error}; expiry makes a session absent; the purge job."""
 
 import uuid
 from datetime import datetime, timedelta
