@@ -27,8 +27,8 @@ from services import email_address
 # JSON bodies are already strict (wire.py: no NaN/Infinity, no NUL, bounded nesting); these types add what a
 # field means: a name is one line, a time is an ISO 8601 string that fits the calendar, a number fits 64 bits.
 
-# One line of text: no C0 control characters but tab, nor DEL (names, branches, apps, pages; not comments).
-ONE_LINE = r"^[^\x00-\x08\x0a-\x1f\x7f]*$"
+# One line of text: no control characters (C0 but tab, DEL, C1) in names, branches, apps, pages; not comments.
+ONE_LINE = r"^[^\x00-\x08\x0a-\x1f\x7f-\x9f]*$"
 ISO_8601 = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}")  # [0-9], not \d: "²" and "٣" are \d too
 MAX_PAGE = 1_000_000  # page numbers and offsets stay far inside 64-bit SQL arithmetic
 MAX_OFFSET = 2**31 - 1
@@ -498,7 +498,7 @@ class PageQuery(Strict):
 
 TrackedUser = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=ONE_LINE)]
 PagePath = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512,
-                                            pattern=r"^/[^\x00-\x08\x0a-\x1f\x7f]*$")]
+                                            pattern=r"^/[^\x00-\x08\x0a-\x1f\x7f-\x9f]*$")]
 # strict: "120" (a string), true and null are not a time spent; ints and floats are
 Seconds = Annotated[float, Field(ge=0, le=7 * 86400, strict=True)]
 

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import unicodedata
 from typing import Any
+from urllib.parse import quote
 
 from flask import Flask, request
 from flask.json.provider import DefaultJSONProvider
@@ -19,7 +22,11 @@ from flask.json.provider import DefaultJSONProvider
 from errors import ApiError
 
 MAX_DEPTH = 64  # arrays/objects inside each other; no client document comes near it
-NUL_ESCAPE = "\\u0000"  # the only way NUL reaches a parsed string: a raw NUL byte is invalid JSON
+# NUL and surrogates left unpaired reach a parsed string only as escapes (raw, they are invalid JSON / UTF-8);
+# PostgreSQL's text cannot hold NUL, and no UTF-8 encodes a lone surrogate.
+NUL_ESCAPE = "\\u0000"
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class UnacceptableJSON(ValueError):
@@ -51,8 +58,8 @@ def loads(raw: bytes | str) -> Any:
     # Each walk only when the text could fail it (a small track body has one `{` and no escape).
     if text.count("[") + text.count("{") > MAX_DEPTH:
         _check_depth(value)
-    if NUL_ESCAPE in text:
-        _check_no_nul(value)
+    if NUL_ESCAPE in text or SURROGATE_ESCAPE.search(text):
+        _check_strings(value)
     return value
 
 
@@ -66,17 +73,18 @@ def _check_depth(value: Any) -> None:
             stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
 
 
-def _check_no_nul(value: Any) -> None:
+def _check_strings(value: Any) -> None:
     stack: list[tuple[Any, tuple]] = [(value, ())]
     while stack:
         node, loc = stack.pop()
-        if isinstance(node, str) and "\x00" in node:
-            raise UnacceptableJSON("strings must not contain NUL (\\u0000)", loc)
+        if isinstance(node, str) and UNSTORABLE.search(node):
+            raise UnacceptableJSON("strings must not contain NUL (\\u0000) or unpaired surrogates", loc)
         if isinstance(node, dict):
             for key, child in node.items():
-                if "\x00" in key:
-                    where = (*loc, key.replace("\x00", ""))
-                    raise UnacceptableJSON("object keys must not contain NUL (\\u0000)", where)
+                if UNSTORABLE.search(key):
+                    where = (*loc, UNSTORABLE.sub("", key))
+                    raise UnacceptableJSON("object keys must not contain NUL (\\u0000) or unpaired surrogates",
+                                           where)
                 stack.append((child, (*loc, key)))
         elif isinstance(node, list):
             stack.extend((child, (*loc, index)) for index, child in enumerate(node))
@@ -105,6 +113,14 @@ class StrictJSONProvider(DefaultJSONProvider):
             return super().dumps(obj, **kwargs)
         except ValueError:  # a non-finite float from somewhere (e.g. a row stored before this rule): null
             return super().dumps(finite_only(obj), **kwargs)
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition header value for a download named after user data (an app name): an ASCII
+    `filename` for old clients and RFC 6266's `filename*` in UTF-8, so no character can break the header."""
+    plain = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode("ascii")
+    plain = "".join(ch for ch in plain if ch.isprintable() and ch not in '"\\') or "download"
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def refuse_nul_in_url() -> None:

@@ -8,6 +8,7 @@ and `public-timeline` need no credentials but answer only for apps listed in `an
 from flask import Blueprint, Response, jsonify, request
 
 import settings
+import wire
 from blueprints.common import BEARER_OR_KEY, PUBLIC, authenticated, current_principal, expects, public
 from envelope import hhmmss, iso_z, success
 from errors import ApiError, forbidden, not_found
@@ -110,9 +111,8 @@ def wants_csv(body: ReportIn) -> bool:
 def answer_report(report: str, body: ReportIn, data: dict):
     """The report as the Session Server API's JSON (heatmap: top-level `heatmap_data`), or as CSV."""
     if wants_csv(body):
-        filename = f"{body.app}-{report}.csv".replace('"', "")
         return Response(report_csv.render(report, data), mimetype="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+                        headers={"Content-Disposition": wire.attachment(f"{body.app}-{report}.csv")})
     if report == "heatmap":
         return jsonify({"heatmap_data": data})
     return success(data, MESSAGES[report.removeprefix("public-")])

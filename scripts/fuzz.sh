@@ -44,7 +44,7 @@ EOF
 }
 
 fuzz_lane() {  # fuzz_lane NAME DATABASE_URI [RATELIMIT_STORAGE_URI]
-  local name=$1 lane="$work/$1" port token rc
+  local name=$1 lane="$work/$1" port login token rc
   mkdir -p "$lane"
   port=$(free_port)
   (
@@ -60,14 +60,17 @@ fuzz_lane() {  # fuzz_lane NAME DATABASE_URI [RATELIMIT_STORAGE_URI]
   ) >"$lane/server.log" 2>&1 &
   server=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
-  token=$(curl -sf -X POST "http://127.0.0.1:$port/api/login" -H 'Content-Type: application/json' \
-    -d '{"username":"fuzzadmin","password":"fuzz-admin-password"}' | py -c 'import sys,json; print(json.load(sys.stdin)["access_token"])')
+  login=$(curl -sf -X POST "http://127.0.0.1:$port/api/login" -H 'Content-Type: application/json' \
+    -d '{"username":"fuzzadmin","password":"fuzz-admin-password"}')
+  token=$(py -c 'import sys,json; print(json.loads(sys.argv[1])["access_token"])' "$login")
   set +e
   # One worker: two threads race in CPython 3.11's ast.parse inside hypothesis ("AST constructor recursion
   # depth mismatch"), a fuzzer-side crash, not a finding.
-  # Logout would revoke the fuzzer's own token and blind the rest of the run.
-  .venv/bin/schemathesis run "http://127.0.0.1:$port/api/openapi.json" \
-    --checks not_a_server_error --max-examples "${FUZZ_EXAMPLES:-25}" --workers 1 --seed 1 \
+  # Logout would revoke the fuzzer's own token and blind the rest of the run; so would changes to its own
+  # account through the admin API, which scripts/fuzz_hooks.py points at a user who does not exist.
+  FUZZ_ADMIN_ID=$(py -c 'import sys,json; print(json.loads(sys.argv[1])["data"]["user"]["id"])' "$login") \
+  PYTHONPATH=scripts SCHEMATHESIS_HOOKS=fuzz_hooks .venv/bin/schemathesis --config-file scripts/fuzz.toml \
+    run "http://127.0.0.1:$port/api/openapi.json" --checks not_a_server_error --max-examples "${FUZZ_EXAMPLES:-25}" --workers 1 --seed 1 \
     --generation-allow-x00 true --request-timeout 20 --exclude-path /api/logout \
     -H "Authorization: Bearer $token" --no-color >"$lane/schemathesis.log" 2>&1
   rc=$?

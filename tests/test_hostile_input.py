@@ -10,6 +10,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from sqlalchemy import select
@@ -312,6 +313,7 @@ def test_over_long_strings_are_refused(case, client, callers):
 
 
 CONTROL_CASES = [
+    Case("track app C1 control", "public", "POST", "/api/pages/track", json={**VISIT, "app": "game\u0090"}),
     Case("track app newline", "public", "POST", "/api/pages/track", json={**VISIT, "app": "game\nX-Injected: 1"}),
     Case("track page escape", "public", "POST", "/api/pages/track", json={**VISIT, "page": "/menu\x1b[2J"}),
     Case("display name carriage return", "alice", "PUT", "/api/users/me/profile", json={"display_name": "A\rB"}),
@@ -330,6 +332,37 @@ def test_control_characters_in_names_are_refused(case, client, callers):
 def test_a_tab_in_a_display_name_is_kept(client, callers):
     resp = client.put("/api/users/me/profile", headers=callers["alice"], json={"display_name": "A\tB"})
     assert resp.status_code == 200 and resp.get_json()["data"]["display_name"] == "A\tB"
+
+
+@pytest.mark.parametrize(("caller", "url", "method", "raw"), [
+    ("alice", "/api/users/me/settings", "PUT", '{"theme": "dark\\udc00"}'),
+    ("alice", "/api/users/me/settings", "PUT", '{"\\ud800": 1}'),
+    ("public", "/api/pages/track", "POST", '{"user": "\\udaa7", "app": "game", "page": "/menu", "timespent": 5}'),
+    ("alice", "/new_session", "POST", '{"user_id": "alice", "data": ["\\ud83d"]}'),
+], ids=["settings value", "settings key", "track user", "relay data"])
+def test_unpaired_surrogates_are_refused(caller, url, method, raw, client, callers):
+    # no UTF-8 encodes them: PostgreSQL's driver would fail on the way in
+    body = check(Case("surrogate", caller, method, url, "app1" if url == "/new_session" else "envelope", raw=raw),
+                 client, callers)
+    assert "surrogate" in json.dumps(body)
+
+
+def test_a_surrogate_pair_is_a_character(client, callers):
+    resp = client.put("/api/users/me/settings", headers=callers["alice"], data='{"mood": "\\ud83c\\udfae"}',
+                      content_type="application/json")
+    assert resp.status_code == 200 and resp.get_json()["data"] == {"mood": "\U0001f3ae"}
+
+
+@pytest.mark.parametrize("app_name", ['io\U0001f60dÜ "quoted" back\\slash', "plain-game"])
+def test_csv_download_name_is_a_valid_header(app_name, client, callers):
+    # an app name went into Content-Disposition as is: gunicorn refused the header and answered an HTML 500
+    resp = client.post("/api/sessions/summary?format=csv", headers=callers["admin"],
+                       json={**REPORT, "app": app_name})
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    disposition = resp.headers["Content-Disposition"]
+    disposition.encode("ascii")  # no character a server may refuse in a header
+    assert disposition.isprintable() and disposition.startswith('attachment; filename="')
+    assert unquote(disposition.split("filename*=UTF-8''", 1)[1]) == f"{app_name}-summary.csv"
 
 
 NON_JSON_NUMBERS = ["NaN", "Infinity", "-Infinity"]
