@@ -17,7 +17,7 @@ run: $(STAMP)  ## serve the embedded default on port 8001 (PORT overrides)
 test: $(STAMP)  ## the whole suite on SQLite and on PostgreSQL + Redis
 	scripts/test.sh $(ARGS)
 
-fuzz: $(STAMP)  ## schemathesis against a live server: no request may produce a 5xx
+fuzz: $(STAMP)  ## schemathesis against a live server on SQLite, then PostgreSQL (FUZZ_LANES=...): no request may produce a 5xx
 	scripts/fuzz.sh
 
 e2e: $(STAMP)  ## production topology without Docker: entrypoint + gunicorn + nginx on throwaway services (E2E_ONLY=...)
