@@ -148,7 +148,7 @@ def track_throughput(server: BenchServer, mode: str) -> None:
         "POST /api/pages/track (batch 100)": Request("POST", "/api/pages/track", [visit] * 100),
     }, clients=CLIENTS, seconds=ROUND_SECONDS, rounds=ROUNDS)
     print(f"\npage tracking, {mode}")
-    print(f"gunicorn {WORKERS} workers x 4 threads, PostgreSQL, {CLIENTS} clients, "
+    print(f"{server.topology}, {CLIENTS} clients, "
           f"{ROUNDS} interleaved rounds of {ROUND_SECONDS}s per endpoint")
     print_table([public, single, batch], trivial)
     ratio = single.rps / trivial.rps

@@ -1,4 +1,4 @@
-"""Login and currentuser requests/s under gunicorn (4 workers) on PostgreSQL, against GET /healthz.
+"""Login and currentuser requests/s under gunicorn (deploy/gunicorn.conf.py) on PostgreSQL, against GET /healthz.
 
 Run: make bench BENCH=auth   (or .venv/bin/python -m bench.bench_auth)
 """
@@ -23,7 +23,7 @@ def main() -> None:
             load(server.url, me, name="GET /api/currentuser", clients=CLIENTS, seconds=SECONDS),
             load(server.url, login, name="POST /api/login (argon2id 64 MiB)", clients=CLIENTS, seconds=SECONDS),
         ]
-        print(f"gunicorn 4 workers x 4 threads, PostgreSQL, {CLIENTS} clients, {SECONDS}s each")
+        print(f"{server.topology}, {CLIENTS} clients, {SECONDS}s each")
         print_table(results, trivial)
 
 

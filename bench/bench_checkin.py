@@ -1,11 +1,12 @@
-"""Seed 004 under load on PostgreSQL (gunicorn, 4 workers):
+"""The check-in contract under load on PostgreSQL (gunicorn as deploy/gunicorn.conf.py runs it):
 
 1. GET /api/model/active-users with 100,000 active passes: latency next to the same SQL run raw through
    psycopg2 plus JSON encoding of the same body (the floor any implementation pays), as a ratio;
 2. POST /api/checkin (the page-load path: extends the live pass) and GET /api/session requests/s next to
    GET /healthz measured in the same run.
 
-Targets (issue 5): the feed under 500 ms at 100,000 users; check-in at least 50% of the trivial req/s.
+Floors (issue 18): the feed under 500 ms at 100,000 users; check-in at least 35% of the trivial req/s (the
+earlier target was 50%, with check-ins committed asynchronously; they are durable now).
 Run: make bench BENCH=checkin   (or .venv/bin/python -m bench.bench_checkin)
 """
 
@@ -142,11 +143,12 @@ def main() -> None:
             "POST /api/checkin (extend)": as_client("POST", "/api/checkin"),
             "GET /api/session": as_client("GET", "/api/session"),
         }, clients=CLIENTS, seconds=ROUND_SECONDS, rounds=ROUNDS)
-        print(f"gunicorn 4 workers x 4 threads, PostgreSQL, {CLIENTS} clients, {ROUNDS} interleaved rounds of "
+        print(f"{server.topology}, {CLIENTS} clients, {ROUNDS} interleaved rounds of "
               f"{ROUND_SECONDS}s per endpoint, {USERS:,} passes in the table")
         print_table(results, trivial)
         ratio = results[1].rps / trivial.rps if trivial.rps else 0
-        print(f"check-in target >= 50% of trivial -> {'met' if ratio >= 0.5 else 'NOT met'} ({ratio:.0%})")
+        print(f"check-in floor >= 35% of trivial -> {'met' if ratio >= 0.35 else 'NOT met'} ({ratio:.0%}; "
+              f"earlier target 50%)")
 
 
 if __name__ == "__main__":

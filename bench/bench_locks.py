@@ -1,5 +1,5 @@
-"""Lock acquire+release requests/s under 50 clients (gunicorn 4 workers, PostgreSQL) vs GET /healthz,
-and the auto-release sweep over 100,000 expired locks.
+"""Lock acquire+release requests/s under 50 clients (gunicorn as deploy/gunicorn.conf.py runs it, PostgreSQL)
+vs GET /healthz, and the auto-release sweep over 100,000 expired locks.
 
 Run: make bench BENCH=locks   (or .venv/bin/python -m bench.bench_locks)
 """
@@ -47,13 +47,14 @@ def main() -> None:
                  seconds=SECONDS),
             load(server.url, contested, name="POST /api/locks held -> 409", clients=CLIENTS, seconds=SECONDS),
         ]
-        print(f"gunicorn 4 workers x 4 threads, PostgreSQL, {CLIENTS} clients, {SECONDS}s each")
+        print(f"{server.topology}, {CLIENTS} clients, {SECONDS}s each")
         print_table(results, trivial)
 
         server.sql("DELETE FROM locks")
         server.sql(
             "INSERT INTO locks (repository_id, asset_path, path_key, owner_id, branch, created_at) "
-            "SELECT (SELECT id FROM repositories WHERE name = 'default'), 'Old/asset' || g || '.uasset', 'old/asset' || g || '.uasset', u.id, 'main', "
+            "SELECT (SELECT id FROM repositories WHERE name = 'default'), 'Old/asset' || g || '.uasset', "
+            "'old/asset' || g || '.uasset', u.id, 'main', "
             "timestamp '2020-01-01' + g * interval '1 second' "
             "FROM generate_series(1, %s) AS g CROSS JOIN (SELECT id FROM users LIMIT 1) AS u", (EXPIRED,))
         server.sql("ANALYZE locks")
@@ -66,7 +67,8 @@ def main() -> None:
         # The hourly case: many live locks, none expired; the created_at index should make it cheap.
         server.sql(
             "INSERT INTO locks (repository_id, asset_path, path_key, owner_id, branch, created_at) "
-            "SELECT (SELECT id FROM repositories WHERE name = 'default'), 'Live/asset' || g || '.uasset', 'live/asset' || g || '.uasset', u.id, 'main', "
+            "SELECT (SELECT id FROM repositories WHERE name = 'default'), 'Live/asset' || g || '.uasset', "
+            "'live/asset' || g || '.uasset', u.id, 'main', "
             "(now() at time zone 'utc') - g * interval '1 millisecond' "
             "FROM generate_series(1, %s) AS g CROSS JOIN (SELECT id FROM users LIMIT 1) AS u", (EXPIRED,))
         server.sql("ANALYZE locks")

@@ -137,17 +137,26 @@ class BenchServer:
 
     def _wait_until_workers_idle(self, deadline: float) -> None:
         """The first answer comes from the first worker that booted; the others may still be importing the
-        app, which would eat the CPU of the first measurement. Wait until every worker exists and none
-        used CPU for half a second."""
+        app, which would eat the CPU of the first measurement. Wait until the same workers used no CPU for
+        half a second. gunicorn decides how many there are (deploy/gunicorn.conf.py runs one when rate
+        limits are in memory), so `self.workers` is what it started, not what was asked for."""
         previous: dict[str, int] = {}
         while time.time() < deadline:
             time.sleep(0.5)
             children = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True,
                                       text=True).stdout.split()
             used = {pid: _cpu_ticks(pid) for pid in children}
-            if len(children) >= self.workers and used == previous:
+            if children and used == previous:
+                self.workers = len(children)
                 return
             previous = used
+
+    @property
+    def topology(self) -> str:
+        """How the server runs, for the figures' header."""
+        limits = "memory" if self.env.get("RATELIMIT_STORAGE_URI", "memory://").startswith("memory") else "Redis"
+        return (f"gunicorn {self.workers} worker{'s' if self.workers != 1 else ''} x {self.threads} threads "
+                f"(rate limits in {limits}), PostgreSQL")
 
     def stop(self) -> None:
         if self.process:
