@@ -85,9 +85,6 @@ SETTINGS: dict[str, Setting] = {
                 help="access token lifetime; 0 = no expiry"),
         Setting("jwt.refresh_expiry.days", PositiveInt, 30, "JWT_REFRESH_TOKEN_EXPIRES_DAYS",
                 help="refresh token lifetime"),
-        Setting("jwt.recheck_seconds", Annotated[float, Field(ge=0, le=60)], 1.0, "JWT_RECHECK_SECONDS",
-                help="how long a worker trusts its last check of a token (revoked? its user's row); changes made "
-                     "through the same worker apply at once; 0 = check the database on every request"),
         Setting("security.argon2.time_cost", PositiveInt, 3, "ARGON2_TIME_COST", help="argon2id iterations"),
         Setting("security.argon2.memory_kib", Annotated[int, Field(ge=8)], 65536, "ARGON2_MEMORY_KIB",
                 help="argon2id memory per hash"),
