@@ -9,6 +9,7 @@ import pytest
 from extensions import db
 from models import ApiKey, CheckIn, Lock, User
 
+
 # Routes the libraries register themselves: Flask's static files (the app's and a blueprint's), spectree's
 # API docs, Prometheus' /metrics.
 def _library_route(endpoint: str) -> bool:
