@@ -54,7 +54,7 @@ def s3_server():
     proc.wait(timeout=10)
 
 
-def _s3_settings(url: str, bucket: str) -> dict:
+def s3_settings(url: str, bucket: str) -> dict:
     import boto3
 
     boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
@@ -68,7 +68,7 @@ def backend(request, tmp_path):
     """Setting overrides for one storage backend (the test runs once per backend)."""
     if request.param == "s3":
         bucket = f"lfs-{os.urandom(4).hex()}"
-        return "s3", _s3_settings(request.getfixturevalue("s3_server"), bucket)
+        return "s3", s3_settings(request.getfixturevalue("s3_server"), bucket)
     return "local", {"lfs.local_root": str(tmp_path / "lfs-store")}
 
 

@@ -1,6 +1,7 @@
 """Transfers on both backends: links are bound and short-lived, an interrupted upload leaves nothing, quota."""
 
 import socket
+import uuid
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -8,8 +9,8 @@ import requests
 
 from models import LfsObject, RepositoryObject
 from services import clock, repos
-from tests.conftest import LiveServer
-from tests.lfs.conftest import basic, blob, lfs_json
+from tests.conftest import Factory, LiveServer, reset_rate_limits
+from tests.lfs.conftest import basic, blob, lfs_json, s3_settings
 
 
 def _upload_actions(client, repo, oid, size, who="alice"):
@@ -98,3 +99,28 @@ def test_an_object_uploaded_elsewhere_is_not_readable_without_uploading_it(lfs_c
     down = lfs_client.post("/api/repos/public/lfs/objects/batch", headers=basic("bob"),
                            **lfs_json({"operation": "download", "objects": [{"oid": oid, "size": len(data)}]}))
     assert down.get_json()["objects"][0]["error"]["code"] == 404
+
+
+def test_an_s3_upload_never_verified_is_not_visible(make_app, s3_server):
+    """The bytes reach the bucket under tmp/ only; without the verify action no key, row or download exists."""
+    import boto3
+
+    bucket = f"lfs-{uuid.uuid4().hex[:8]}"
+    app = make_app(s3_settings(s3_server, bucket))
+    with app.app_context():
+        reset_rate_limits(app)
+        client = app.test_client()
+        Factory(app).user("alice")
+        data, oid = blob(200_000, b"unverified")
+        actions = _upload_actions(client, "default", oid, len(data))
+        assert requests.put(actions["upload"]["href"], data=data, timeout=30).status_code == 200
+        s3 = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1", aws_access_key_id="testing",
+                          aws_secret_access_key="testing")
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+        assert len(keys) == 1 and keys[0].startswith("lfs/tmp/")  # received, waiting for verify
+        down = client.post("/api/lfs/objects/batch", headers=basic("alice"),
+                           **lfs_json({"operation": "download", "objects": [{"oid": oid, "size": len(data)}]}))
+        assert down.get_json()["objects"][0]["error"]["code"] == 404
+        assert LfsObject.query.count() == 0 and RepositoryObject.query.count() == 0
+        assert client.get("/api/repos/default", headers=Factory(app).headers(
+            repos.accounts.find_by_username("alice"))).get_json()["data"]["objects"] == 0
