@@ -374,8 +374,7 @@ def release_branch(branch: str, actor: Account | None, by: str | None = None, re
 
 
 def release_repository(repo: Repo, by: str) -> int:
-    """Release every lock of a repository being deleted, audited (reason `repo_deleted`) like any release,
-    in the caller's transaction: the audit rows keep the repository's name after the repository is gone."""
+    """Release a deleted repository's locks, audited (`repo_deleted`), in the caller's transaction."""
     return release_where(_in(repo), "repo_deleted", by, returning=False, commit=False)
 
 
