@@ -5,10 +5,12 @@ Run: make bench BENCH=locks   (or .venv/bin/python -m bench.bench_locks)
 """
 
 import json
+import os
 
-from bench.harness import BenchServer, Request, load, print_table, request_once
+from bench.harness import BenchServer, Request, interleaved, print_table, request_once
 
-CLIENTS, SECONDS = 50, 6
+CLIENTS = 50
+ROUNDS, ROUND_SECONDS = 4, 3  # per endpoint: 12 s, taking turns with the others (harness.interleaved)
 EXPIRED = 100_000
 SWEEP = """
 import time
@@ -27,8 +29,9 @@ def main() -> None:
         auth = {"Authorization": "Bearer " + json.loads(request_once(server.url, login)[1])["access_token"]}
 
         def acquire_release(client: int, n: int) -> Request:
-            # even n: lock a fresh path of this client; odd n: release it again
-            path = f"Bench/c{client}/asset{n // 2}.uasset"
+            # even n: lock a fresh path of this client; odd n: release it again. Each round runs in new client
+            # processes whose n starts at 0: the pid keeps a path left locked by the previous round out of reach.
+            path = f"Bench/c{client}-{os.getpid()}/asset{n // 2}.uasset"
             if n % 2 == 0:
                 return Request("POST", "/api/locks", {"asset_path": path, "branch": "main"}, auth)
             return Request("DELETE", f"/api/locks/{path}", headers=auth)
@@ -37,17 +40,14 @@ def main() -> None:
                                                                  "branch": "main"}, auth))
         contested = Request("POST", "/api/locks", {"asset_path": "Bench/Contested.umap", "branch": "main"}, auth)
 
-        trivial = load(server.url, Request("GET", "/healthz"), name="GET /healthz (trivial)",
-                       clients=CLIENTS, seconds=SECONDS)
-        results = [
+        trivial, *results = interleaved(server.url, {
+            "GET /healthz (trivial)": Request("GET", "/healthz"),
             # the floor of any token-authenticated endpoint (JWT check + user lookup), for context
-            load(server.url, Request("GET", "/api/currentuser", headers=auth), name="GET /api/currentuser (auth floor)",
-                 clients=CLIENTS, seconds=SECONDS),
-            load(server.url, acquire_release, name="POST+DELETE /api/locks (alternating)", clients=CLIENTS,
-                 seconds=SECONDS),
-            load(server.url, contested, name="POST /api/locks held -> 409", clients=CLIENTS, seconds=SECONDS),
-        ]
-        print(f"{server.topology}, {CLIENTS} clients, {SECONDS}s each")
+            "GET /api/currentuser (auth floor)": Request("GET", "/api/currentuser", headers=auth),
+            "POST+DELETE /api/locks (alternating)": acquire_release,
+            "POST /api/locks held -> 409": contested,
+        }, clients=CLIENTS, seconds=ROUND_SECONDS, rounds=ROUNDS)
+        print(f"{server.topology}, {CLIENTS} clients, {ROUNDS} interleaved rounds of {ROUND_SECONDS}s per endpoint")
         print_table(results, trivial)
 
         server.sql("DELETE FROM locks")
