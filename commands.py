@@ -174,9 +174,6 @@ def release_branch(branch: str, repo: str | None) -> None:
     click.echo(f"released {count} locks on {branch}")
 
 
-api_keys_cli = AppGroup("api-keys", help="Service API keys (shown once, stored hashed).")
-
-
 repos_cli = AppGroup("repos", help="Git LFS repositories: create, restrict, members, quota, delete.")
 
 
@@ -280,6 +277,9 @@ def repo_members(name: str) -> None:
 
     for username, access in _repos_call(repos.members, name):
         click.echo(f"{username}\t{access}")
+
+
+api_keys_cli = AppGroup("api-keys", help="Service API keys (shown once, stored hashed).")
 
 
 @api_keys_cli.command("create")

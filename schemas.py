@@ -230,7 +230,7 @@ class BranchIn(Lenient):
 
 class LockReleasesQuery(Strict):
     repo: str | None = Field(default=None, max_length=64)
-    reason: Literal["owner", "admin", "branch", "auto"] | None = None
+    reason: Literal["owner", "admin", "branch", "auto", "repo_deleted"] | None = None
     prefix: str | None = Field(default=None, max_length=2048)
     page: PageNumber = 1
     per_page: int = Field(default=50, ge=1, le=500)

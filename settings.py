@@ -119,6 +119,8 @@ SETTINGS: dict[str, Setting] = {
         # -- locks
         Setting("auto_release.enabled", bool, True, "AUTO_RELEASE_ENABLED", runtime=True,
                 help="the sweep releases old locks"),
+        Setting("auto_release.hours", Bounded(1, TEN_YEARS_MINUTES // 60), 72, "AUTO_RELEASE_HOURS", runtime=True,
+                help="age after which a lock is released"),
         # -- Git LFS objects (issue 19; docs/lfs.md)
         Setting("lfs.storage", str, "local", "LFS_STORAGE",
                 help="where LFS object bytes live: `local` (files under `lfs.local_root`) or `s3` (presigned URLs)"),
@@ -138,8 +140,6 @@ SETTINGS: dict[str, Setting] = {
                 help="lifetime of a signed upload/download/verify link (checked when a transfer starts)"),
         Setting("lfs.default_quota_bytes", NonNegativeInt, 0, "LFS_DEFAULT_QUOTA_BYTES",
                 help="object bytes a repository may hold unless it has its own quota; 0 = unlimited"),
-        Setting("auto_release.hours", Bounded(1, TEN_YEARS_MINUTES // 60), 72, "AUTO_RELEASE_HOURS", runtime=True,
-                help="age after which a lock is released"),
         # -- scheduler
         Setting("scheduler.enabled", bool, True, "SCHEDULER_ENABLED",
                 help="run jobs in the web process (one process per deployment wins the leader lock)"),
@@ -233,11 +233,11 @@ def parse_text(setting: Setting, text: str) -> Any:
         if base is bool:
             value: Any = as_bool(text)
         elif base is int:
-            if not math.isfinite(value):  # "nan", "inf": not a setting's value, and not JSON
-                raise ValueError(f"not a finite number: {text!r}")
             value = int(text)
         elif base is float:
             value = float(text)
+            if not math.isfinite(value):  # "nan", "inf": not a setting's value, and not JSON
+                raise ValueError(f"not a finite number: {text!r}")
         elif base in (dict, list):
             value = json.loads(text)
         else:

@@ -12,7 +12,6 @@ import wire
 from blueprints.common import BEARER_OR_KEY, PUBLIC, authenticated, current_principal, expects, public
 from envelope import hhmmss, iso_z, success
 from errors import ApiError, forbidden, not_found
-from extensions import rate_limit
 from schemas import Envelope, ReportIn, SessionEventIn, SessionStartIn
 from services import activity, analytics, clock, report_csv
 
@@ -142,7 +141,7 @@ def _public(body: ReportIn) -> analytics.ReportFilter:
 
 
 @bp.post("/api/sessions/public-summary")
-@rate_limit(lambda: settings.get("ratelimit.public"))
+@public
 @expects(json=ReportIn, resp={200: Envelope, 404: None, 422: None, 429: None}, tags=("analytics",), security=PUBLIC)
 def public_summary(body: ReportIn):
     """Same as `summary`, without credentials, for apps an admin made public."""
@@ -150,7 +149,7 @@ def public_summary(body: ReportIn):
 
 
 @bp.post("/api/sessions/public-timeline")
-@rate_limit(lambda: settings.get("ratelimit.public"))
+@public
 @expects(json=ReportIn, resp={200: Envelope, 404: None, 422: None, 429: None}, tags=("analytics",), security=PUBLIC)
 def public_timeline(body: ReportIn):
     """Same as `timeline`, without credentials, for apps an admin made public."""
