@@ -38,7 +38,8 @@ def _page(items: list[dict], total: int, page: int, per_page: int) -> dict:
 @expects(query=LockListQuery, resp={200: Envelope, 401: None, 422: None}, tags=TAGS, security=BEARER)
 def list_locks(query: LockListQuery):
     """Active locks, newest first; filters: `owner`, `branch`, `prefix` (path prefix); `page`, `per_page`."""
-    items, total = locks.list_locks(_repo("read"), owner=query.owner, branch=query.branch, prefix=query.prefix, page=query.page,
+    items, total = locks.list_locks(_repo("read"), owner=query.owner, branch=query.branch, prefix=query.prefix,
+                                    page=query.page,
                                     per_page=query.per_page)
     return success(_page([locks.as_dict(lock) for lock in items], total, query.page, query.per_page), "Locks")
 
