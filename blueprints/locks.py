@@ -39,8 +39,7 @@ def _page(items: list[dict], total: int, page: int, per_page: int) -> dict:
 def list_locks(query: LockListQuery):
     """Active locks, newest first; filters: `owner`, `branch`, `prefix` (path prefix); `page`, `per_page`."""
     items, total = locks.list_locks(_repo("read"), owner=query.owner, branch=query.branch, prefix=query.prefix,
-                                    page=query.page,
-                                    per_page=query.per_page)
+                                    page=query.page, per_page=query.per_page)
     return success(_page([locks.as_dict(lock) for lock in items], total, query.page, query.per_page), "Locks")
 
 
