@@ -6,16 +6,13 @@ visible under its final name before its size and sha256 were checked:
   (atomic on one file system); an interrupted or wrong upload leaves only a temp file, removed at once;
 - S3: the client PUTs straight to a temporary key through a presigned URL; the `verify` action reads it
   back in chunks, hashes it, and copies it to its final key (S3 has no rename), then deletes the temp key.
-Memory stays constant: bytes move in CHUNK-sized pieces in both directions (a local upload holds at most
-PIPELINE_DEPTH + 2 of them).
+Memory stays constant: bytes move in CHUNK-sized pieces in both directions.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import queue
-import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +21,7 @@ from typing import Protocol
 from errors import ApiError
 
 CHUNK = 1024 * 1024
-PIPELINE_DEPTH = 8  # chunks received but not yet hashed and written
+WRITEBACK_EVERY = 16 * CHUNK
 
 
 class Mismatch(ApiError):
@@ -66,22 +63,22 @@ class LocalStorage:
     def receive(self, oid: str, size: int, read: Callable[[int], bytes]) -> None:
         """Stream `size` bytes from `read` into place, or raise Mismatch and keep nothing."""
         temp = self.root / "tmp" / f"{oid}.{uuid.uuid4().hex}"
-        received = 0
+        digest, received, flushed = hashlib.sha256(), 0, 0
         try:
             with open(temp, "wb") as out:
-                sink = _HashingWriter(out)
-                try:
-                    # never ask for more than announced: a stream capped at `size` answers a read past it with 413
-                    while received < size and (chunk := read(min(CHUNK, size - received))):
-                        received += len(chunk)
-                        sink.put(chunk)
-                finally:
-                    sink.close()  # joins the helper thread; raises its error (disk full...) if nothing else did
+                # never ask for more than announced: a stream capped at `size` answers a read past it with 413
+                while received < size and (chunk := read(min(CHUNK, size - received))):
+                    received += len(chunk)
+                    digest.update(chunk)
+                    out.write(chunk)
+                    if received - flushed >= WRITEBACK_EVERY:
+                        _start_writeback(out, flushed, received - flushed)
+                        flushed = received
                 out.flush()
                 os.fsync(out.fileno())  # durable before it becomes visible
             if received != size:
                 raise Mismatch(f"received {received} of {size} bytes")
-            if sink.digest.hexdigest() != oid:
+            if digest.hexdigest() != oid:
                 raise Mismatch("the content's sha256 does not match the object id")
             final = self.path(oid)
             final.parent.mkdir(parents=True, exist_ok=True)
@@ -93,40 +90,14 @@ class LocalStorage:
         self.path(oid).unlink(missing_ok=True)
 
 
-class _HashingWriter:
-    """sha256 and write() of received chunks in a helper thread, while the request thread receives the next.
-
-    Both release the GIL, so receiving, hashing and writing overlap instead of taking turns (the upload's
-    largest costs after receiving, profiled with py-spy under gunicorn). The bounded queue keeps memory
-    constant and holds the sender back when the disk is slower than the network.
-    """
-
-    def __init__(self, out):
-        self.out, self.digest = out, hashlib.sha256()
-        self.error: BaseException | None = None
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=PIPELINE_DEPTH)
-        self._thread = threading.Thread(target=self._run, name="lfs-upload-writer", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while (chunk := self._queue.get()) is not None:
-            if self.error is None:  # after a failure: keep draining, so put() never blocks for ever
-                try:
-                    self.digest.update(chunk)
-                    self.out.write(chunk)
-                except BaseException as exc:  # handed to the request thread by put()/close()
-                    self.error = exc
-
-    def put(self, chunk: bytes) -> None:
-        if self.error is not None:
-            raise self.error
-        self._queue.put(chunk)
-
-    def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
-        if self.error is not None:
-            raise self.error
+def _start_writeback(out, offset: int, length: int) -> None:
+    """Have the kernel start writing a range of the upload to disk now, without waiting for it (Linux:
+    POSIX_FADV_DONTNEED starts writeback of dirty pages, and drops only pages already clean). Disk writes
+    then overlap receiving, and the final fsync waits for the tail instead of a whole object's dirty pages:
+    the kernel would otherwise start only past its dirty threshold, gigabytes on a large machine."""
+    if hasattr(os, "posix_fadvise"):
+        out.flush()
+        os.posix_fadvise(out.fileno(), offset, length, os.POSIX_FADV_DONTNEED)
 
 
 class S3Storage:
