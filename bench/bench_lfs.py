@@ -6,13 +6,12 @@ Run: make bench BENCH=lfs   (or .venv/bin/python -m bench.bench_lfs; LFS_BENCH_M
 LFS_BENCH_ROUNDS=3 for more rounds)
 
 What each side does (all on the same disk, the source file in the page cache, `sync` before each step):
-- plain copy: one Python process reads the file and writes a new one, 1 MiB at a time (readinto a reused
-  buffer, write), then fsync;
+- plain copy: one Python process reads the file and writes a new one, 1 MiB at a time, then fsync;
 - upload: this process sends the file (http.client, 1 MiB blocks) in a PUT to gunicorn over loopback; the
   worker receives it, hashes it (sha256), writes it, fsyncs and renames it into place, i.e. the copy's work
   plus sha256 and the network;
 - download: the worker sends the stored file with sendfile(); this process receives it 1 MiB at a time
-  (readinto, write) into a new file, not fsynced (git-lfs does not fsync either).
+  (the same read-and-write loop as the copy) into a new file, not fsynced (git-lfs does not fsync either).
 The machine is shared, so each round runs the copy, the upload and the download back to back, and the
 table shows the best round of each; `rounds` is each round's ratio to that round's copy.
 """
@@ -51,19 +50,14 @@ def _make_object(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _pump(read_into, out) -> None:
-    """Move bytes 1 MiB at a time through one reused buffer (the copy and the download's receiving end)."""
-    buffer = memoryview(bytearray(CHUNK))
-    while n := read_into(buffer):
-        out.write(buffer[:n])
-
-
 def _plain_copy(src: Path, dst: Path) -> float:
     """Seconds to copy src to dst and fsync it (an upload is fsynced before it becomes visible)."""
     subprocess.run(["sync"], check=True)
     started = time.perf_counter()
-    with open(src, "rb", buffering=0) as fin, open(dst, "wb", buffering=0) as fout:
-        _pump(fin.readinto, fout)
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        while piece := fin.read(CHUNK):
+            fout.write(piece)
+        fout.flush()
         os.fsync(fout.fileno())
     elapsed = time.perf_counter() - started
     dst.unlink()
@@ -128,8 +122,9 @@ def _call(url: str, method: str, path: str, body=None, headers: dict | None = No
     if sink is None:
         data = resp.read()
     else:
-        with open(sink, "wb", buffering=0) as out:
-            _pump(resp.readinto, out)
+        with open(sink, "wb") as out:
+            while piece := resp.read(CHUNK):
+                out.write(piece)
         data = b""
     conn.close()
     if resp.status >= 300:
@@ -159,8 +154,12 @@ class Round:
     down_rss: PeakRss
 
 
-def _round(server: BenchServer, source: Path, copy: Path, oid: str, n: int) -> Round:
-    """A plain copy, then the object up into a new repository (so it is received in full) and down again."""
+def _round(server: BenchServer, source: Path, copy: Path, oid: str, n: int) -> tuple[Round, bool]:
+    """A plain copy, then the object up into a new repository and down again, then the repository deleted.
+
+    No timed step deletes or truncates a file: the disk is mounted with `discard` on some machines, where
+    freeing 1 GiB takes seconds. So the object is removed (with its repository) and the downloaded file
+    deleted after each round, outside the timings."""
     plain = _plain_copy(source, copy)
     repo = f"bench-{n}"
     server.flask("repos", "create", repo)
@@ -173,11 +172,15 @@ def _round(server: BenchServer, source: Path, copy: Path, oid: str, n: int) -> R
     _call(server.url, "POST", _path(actions["verify"]["href"]))
 
     download = _batch(server.url, "download", oid, repo)["download"]
+    subprocess.run(["sync"], check=True)
     with PeakRss(server.process.pid) as down_rss:
         started = time.perf_counter()
         _call(server.url, "GET", _path(download["href"]), sink=copy)
         down = time.perf_counter() - started
-    return Round(plain, up, down, up_rss, down_rss)
+    same = _sha256(copy) == oid
+    copy.unlink()
+    server.flask("repos", "delete", repo)
+    return Round(plain, up, down, up_rss, down_rss), same
 
 
 def main() -> None:
@@ -186,9 +189,8 @@ def main() -> None:
         source, copy = server.instance / "object.bin", server.instance / "copy.bin"
         oid = _make_object(source)
         mib = SIZE / 1024 / 1024
-        rounds = [_round(server, source, copy, oid, n) for n in range(ROUNDS)]
-        same = _sha256(copy) == oid
-        copy.unlink()
+        done = [_round(server, source, copy, oid, n) for n in range(ROUNDS)]
+        rounds, same = [r for r, _ in done], all(ok for _, ok in done)
         source.unlink()
 
         plain = min(r.copy for r in rounds)
