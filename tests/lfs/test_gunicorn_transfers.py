@@ -5,15 +5,12 @@ that is not the announced object stores nothing."""
 from __future__ import annotations
 
 import hashlib
-import os
 import uuid
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from tests.conftest import LANE, RUN_ID
+from tests.conftest import RUN_ID, throwaway_database
 from tests.deploy.throwaway import Gunicorn
 from tests.lfs.conftest import MEDIA, blob
 
@@ -23,19 +20,9 @@ ADMIN, ADMIN_PASSWORD = "lfsadmin", "lfs admin password"
 @pytest.fixture(scope="module")
 def server_database(tmp_path_factory):
     """The lane's database for this server alone: a temp SQLite file, or a new PostgreSQL database."""
-    if LANE == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('gunicorn-db') / 'lfs.db'}"
-        return
-    server = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    admin_url = make_url(server).set(database="postgres")
     name = f"concierge_lfs_{RUN_ID}_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield admin_url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with throwaway_database(tmp_path_factory.mktemp("gunicorn-db"), name) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
