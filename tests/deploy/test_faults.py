@@ -60,21 +60,15 @@ def redis_server():
 
 @pytest.fixture(scope="module")
 def gunicorn(postgres, redis_server, tmp_path_factory):
-    server = Gunicorn(tmp_path_factory.mktemp("faults"), {
+    with Gunicorn(tmp_path_factory.mktemp("faults"), {
         "CONCIERGE_ENV": "production", "DATABASE_URI": postgres.url, "RATELIMIT_STORAGE_URI": redis_server.url,
         "JWT_SECRET_KEY": "f" * 48, "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "4", "SCHEDULER_ENABLED": "false",
         "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8", "MAIL_ENABLED": "false", "ACCESS_LOG": "false",
         "LOGIN_RATE_LIMIT": f"{LOGIN_BUDGET} per minute", "PUBLIC_RATE_LIMIT": "100000 per minute",
         "INITIAL_ADMIN_USER": ADMIN, "INITIAL_ADMIN_EMAIL": "faultadmin@example.com",
         "INITIAL_ADMIN_PASSWORD": ADMIN_PASSWORD,
-    })
-    try:
-        server.start()
-    except Exception:
-        server.stop()
-        raise
-    yield server
-    server.stop()
+    }) as server:
+        yield server
 
 
 @pytest.fixture(autouse=True)

@@ -142,6 +142,17 @@ class Gunicorn:
                     and requests.get(self.url + "/healthz", timeout=2).ok, "gunicorn", 60)
         return self
 
+    def __enter__(self) -> Gunicorn:
+        """Started (and stopped again if it fails to start); stopped on leaving."""
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
     def worker_pids(self) -> set[int]:
         """The master's children (from /proc: no extra package)."""
         pids = set()

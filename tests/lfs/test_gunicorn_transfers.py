@@ -28,21 +28,15 @@ def server_database(tmp_path_factory):
 @pytest.fixture(scope="module")
 def gunicorn(server_database, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("lfs-gunicorn")
-    server = Gunicorn(workdir, {
+    with Gunicorn(workdir, {
         "CONCIERGE_ENV": "production", "DATABASE_URI": server_database, "JWT_SECRET_KEY": "l" * 48,
         "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "4", "SCHEDULER_ENABLED": "false", "ACCESS_LOG": "false",
         "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8", "MAIL_ENABLED": "false", "LFS_STORAGE": "local",
         "LFS_LOCAL_ROOT": str(workdir / "lfs"), "PUBLIC_RATE_LIMIT": "100000 per minute",
         "LOGIN_RATE_LIMIT": "100000 per minute", "INITIAL_ADMIN_USER": ADMIN,
         "INITIAL_ADMIN_EMAIL": "lfsadmin@example.com", "INITIAL_ADMIN_PASSWORD": ADMIN_PASSWORD,
-    })
-    try:
-        server.start()
-    except Exception:
-        server.stop()
-        raise
-    yield server
-    server.stop()
+    }) as server:
+        yield server
 
 
 def _batch(server: Gunicorn, operation: str, oid: str, size: int) -> dict:
