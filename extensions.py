@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from flask import current_app
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -17,6 +18,7 @@ from spectree import SecurityScheme, SpecTree
 from spectree.models import InType, SecureType, SecuritySchemeData
 from sqlalchemy.orm import DeclarativeBase
 
+import settings
 from errors import ApiError
 
 log = logging.getLogger("concierge.rate_limits")
@@ -46,10 +48,6 @@ def password_check(username: str, check: Callable[[], T]) -> T:
     counted: the budget can be overrun by at most the requests in flight."""
     if not limiter.enabled:
         return check()
-    from flask import current_app
-
-    import settings
-
     prefix = current_app.config["RATELIMIT_KEY_PREFIX"]
     budgets = [(item, (prefix, "password", kind, key)) for item in parse_many(settings.get("ratelimit.login"))
                for kind, key in (("address", get_remote_address() or "unknown"),
