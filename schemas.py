@@ -228,9 +228,13 @@ class BranchIn(Lenient):
     branch: Branch
 
 
+# Why a lock was released: services.locks.REASONS, the values its audit rows hold.
+ReleaseReason = Literal["owner", "admin", "branch", "auto", "repo_deleted"]
+
+
 class LockReleasesQuery(Strict):
     repo: str | None = Field(default=None, max_length=64)
-    reason: Literal["owner", "admin", "branch", "auto", "repo_deleted"] | None = None
+    reason: ReleaseReason | None = None
     prefix: str | None = Field(default=None, max_length=2048)
     page: PageNumber = 1
     per_page: int = Field(default=50, ge=1, le=500)

@@ -11,7 +11,7 @@ from pydantic import Field, StrictBool
 from blueprints.common import parse_model, require_user
 from blueprints.console_session import console_api, json_body
 from envelope import success
-from schemas import NotifyIn, Strict
+from schemas import NotifyIn, ReleaseReason, Strict
 from services import locks, repos
 
 bp = Blueprint("console_locks", __name__, url_prefix="/api")
@@ -31,7 +31,7 @@ class BoardQuery(Strict):
 
 class AuditQuery(Strict):
     repo: str | None = Field(default=None, max_length=64)
-    reason: Literal["owner", "admin", "branch", "auto"] | None = None
+    reason: ReleaseReason | None = None
     prefix: str | None = Field(default=None, max_length=1024)
     page: int = Field(default=1, ge=1, le=100_000)
     per_page: int = Field(default=50, ge=1, le=200)

@@ -202,3 +202,13 @@ def test_batch_release_is_all_or_nothing(client, alice_headers, bob_headers, loc
     ok = client.post("/api/locks/batch/release", headers=alice_headers, json={"asset_paths": ["a.uasset"]})
     assert ok.status_code == 200 and ok.get_json()["data"] == {"released": ["A.uasset"]}
     assert [lock.asset_path for lock in Lock.query.all()] == ["B.uasset"]
+
+
+def test_the_audit_filter_knows_every_release_reason():
+    """One list of reasons: what release_where() writes is what the API and the console filter on."""
+    from typing import get_args
+
+    from schemas import ReleaseReason
+    from services import locks
+
+    assert get_args(ReleaseReason) == locks.REASONS
