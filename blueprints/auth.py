@@ -11,7 +11,7 @@ from blueprints.common import (
     declare_key_scopes,
     expects,
     public,
-    require_account,
+    require_user,
 )
 from envelope import iso_z, success
 from errors import ApiError
@@ -72,7 +72,7 @@ def logout(body: LogoutIn):
 @expects(resp={200: Envelope, 401: None}, tags=("auth",), security=BEARER)
 def current_user():
     """The authenticated account."""
-    return success(user_json(require_account()), "Current user")
+    return success(user_json(require_user()), "Current user")
 
 
 @bp.post("/api/auth/validate-token")

@@ -3,7 +3,7 @@
 from flask import Blueprint, Response, jsonify
 
 import settings
-from blueprints.common import BEARER, BEARER_OR_KEY, authenticated, current_principal, expects, require_account
+from blueprints.common import BEARER, BEARER_OR_KEY, authenticated, current_principal, expects, require_user
 from envelope import iso_z_seconds
 from errors import ApiError, use_family
 from schemas import ActiveUsersOut, ActiveUsersQuery, CheckinOut, SessionOut, SuccessOut
@@ -23,7 +23,7 @@ def _activated_message(minutes: int) -> str:
 @expects(resp={200: CheckinOut, 401: None}, tags=("checkin",), security=BEARER)
 def check_in():
     """Start a vibe pass, or extend the live one (same session_id) to now + `checkin.duration_minutes`."""
-    vibe_pass, _ = checkin.check_in(require_account().id)
+    vibe_pass, _ = checkin.check_in(require_user().id)
     data = {"session_id": str(vibe_pass.id), "expires_at": iso_z_seconds(vibe_pass.expires_at),
             "expires_in_minutes": checkin.minutes_until(vibe_pass.expires_at, clock.now())}
     return jsonify({"success": True, "message": _activated_message(settings.get("checkin.duration_minutes")),
@@ -36,7 +36,7 @@ def check_in():
 def session_status():
     """The caller's live pass with `minutes_remaining` (rounded up), or `active: false`."""
     now = clock.now()
-    vibe_pass = checkin.active_pass(require_account().id, now)
+    vibe_pass = checkin.active_pass(require_user().id, now)
     if vibe_pass is None:
         return jsonify({"success": True, "active": False, "message": "No active session"})
     data = {"session_id": str(vibe_pass.id), "checked_in_at": iso_z_seconds(vibe_pass.checked_in_at),
@@ -50,7 +50,7 @@ def session_status():
 @expects(resp={200: SuccessOut, 401: None}, tags=("checkin",), security=BEARER)
 def check_out():
     """End the caller's pass now (idempotent: no live pass answers the same)."""
-    checkin.check_out(require_account().id)
+    checkin.check_out(require_user().id)
     return jsonify({"success": True, "message": "Checked out successfully"})
 
 

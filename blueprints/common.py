@@ -39,10 +39,6 @@ class Principal:
         self.claims = claims or {}
 
     @property
-    def account(self) -> User | None:
-        return self.user
-
-    @property
     def is_admin(self) -> bool:
         return bool(self.user is not None and self.user.is_admin)
 
@@ -61,7 +57,7 @@ class Principal:
             return True
         if self.key is not None and self.key.app == app and (scope is None or self.has_scope(scope)):
             return True
-        return self.account is not None and tracked_user != "all" and tracked_user == self.account.username
+        return self.user is not None and tracked_user != "all" and tracked_user == self.user.username
 
 
 def current_principal() -> Principal:
@@ -262,6 +258,3 @@ def require_user() -> User:
         raise ApiError(403, "This action needs a user account")
     return user
 
-
-# The same account: kept as a name for views that only read it.
-require_account = require_user

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, jsonify
 
-from blueprints.common import authenticated, expects, require_account
+from blueprints.common import authenticated, expects, require_user
 from envelope import iso_z_seconds
 from errors import LFS_MEDIA_TYPE, ApiError, use_family
 from schemas import LfsError, LfsListQuery, LfsLockIn, LfsLockList, LfsLockOut, LfsUnlockIn, LfsVerifyIn, LfsVerifyOut
@@ -40,7 +40,7 @@ def lfs_route(rule: str, methods: list[str], on: Blueprint = bp) -> Callable:
 
 
 def repository(name: str, need: repos.Access) -> repos.Repo:
-    return repos.authorize(name, require_account(), need)
+    return repos.authorize(name, require_user(), need)
 
 
 def lfs_lock(lock: locks.LockInfo) -> dict:
@@ -68,7 +68,7 @@ def create_lock(repo: str, body: LfsLockIn):
     """Create a lock; 409 carries the existing lock and a message naming its holder."""
     target = repository(repo, "write")
     try:
-        lock = locks.acquire(target, require_account(), body.path, _branch(body.ref))
+        lock = locks.acquire(target, require_user(), body.path, _branch(body.ref))
     except locks.LockHeld as held:
         raise ApiError(409, held.message, extra={"lock": lfs_lock(held.lock)}) from None
     return lfs_response({"lock": lfs_lock(lock)}, 201)
@@ -92,7 +92,7 @@ def list_locks(repo: str, query: LfsListQuery):
 @expects(json=LfsVerifyIn, resp={200: LfsVerifyOut, 401: LfsError, 403: LfsError}, tags=TAGS, security=SECURITY)
 def verify_locks(repo: str, body: LfsVerifyIn):
     """Locks split into `ours` (the caller's) and `theirs`, for push verification (`locksverify`)."""
-    account = require_account()
+    account = require_user()
     rows, next_cursor = locks.page_by_cursor(repository(repo, "read"), cursor=body.cursor,
                                              limit=min(body.limit, MAX_LIMIT))
     payload: dict = {"ours": [lfs_lock(lock) for lock in rows if lock.owner_id == account.id],
@@ -107,5 +107,5 @@ def verify_locks(repo: str, body: LfsVerifyIn):
 @expects(json=LfsUnlockIn, resp={200: LfsLockOut, 403: LfsError, 404: LfsError}, tags=TAGS, security=SECURITY)
 def unlock(repo: str, lock_id: str, body: LfsUnlockIn):
     """Delete a lock: the owner, or an admin with `force`."""
-    lock = locks.release_for(repository(repo, "write"), require_account(), force=body.force, lock_id=lock_id)
+    lock = locks.release_for(repository(repo, "write"), require_user(), force=body.force, lock_id=lock_id)
     return lfs_response({"lock": lfs_lock(lock)})

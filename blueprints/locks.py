@@ -6,7 +6,7 @@ work unchanged); reading needs read access to it, the rest write access.
 
 from flask import Blueprint, request
 
-from blueprints.common import BEARER, admin_required, authenticated, expects, require_account
+from blueprints.common import BEARER, admin_required, authenticated, expects, require_user
 from envelope import success
 from schemas import (
     BranchIn,
@@ -26,7 +26,7 @@ TAGS = ("locks",)
 
 
 def _repo(need: repos.Access = "write") -> repos.Repo:
-    return repos.authorize(request.args.get("repo") or repos.DEFAULT, require_account(), need)
+    return repos.authorize(request.args.get("repo") or repos.DEFAULT, require_user(), need)
 
 
 def _page(items: list[dict], total: int, page: int, per_page: int) -> dict:
@@ -48,7 +48,7 @@ def list_locks(query: LockListQuery):
 @expects(json=LockIn, resp={201: Envelope, 409: None, 422: None}, tags=TAGS, security=BEARER)
 def acquire(body: LockIn):
     """Lock an asset path; 409 names the holder and when they locked it."""
-    lock = locks.acquire(_repo(), require_account(), body.asset_path, body.branch, body.comment)
+    lock = locks.acquire(_repo(), require_user(), body.asset_path, body.branch, body.comment)
     return success(locks.as_dict(lock), "Lock acquired", 201)
 
 
@@ -57,7 +57,7 @@ def acquire(body: LockIn):
 @expects(json=LockBatchIn, resp={201: Envelope, 409: None, 422: None}, tags=TAGS, security=BEARER)
 def acquire_many(body: LockBatchIn):
     """Lock several paths at once, all or nothing (editor plugins lock a set of files)."""
-    acquired = locks.acquire_many(_repo(), require_account(), body.asset_paths, body.branch, body.comment)
+    acquired = locks.acquire_many(_repo(), require_user(), body.asset_paths, body.branch, body.comment)
     return success([locks.as_dict(lock) for lock in acquired], f"{len(acquired)} locks acquired", 201)
 
 
@@ -67,7 +67,7 @@ def acquire_many(body: LockBatchIn):
          security=BEARER)
 def release_many(body: LockBatchReleaseIn):
     """Release several of your locks at once (admins: anyone's), all or nothing."""
-    released = locks.release_many(_repo(), body.asset_paths, require_account())
+    released = locks.release_many(_repo(), body.asset_paths, require_user())
     return success({"released": released}, f"{len(released)} locks released")
 
 
@@ -76,7 +76,7 @@ def release_many(body: LockBatchReleaseIn):
 @expects(json=BranchIn, resp={200: Envelope, 422: None}, tags=TAGS, security=BEARER)
 def release_branch(body: BranchIn):
     """Release the locks on a branch (after a merge): an admin releases all, anyone else only their own."""
-    count = locks.release_branch(body.branch, require_account(), repo=_repo())
+    count = locks.release_branch(body.branch, require_user(), repo=_repo())
     return success({"branch": body.branch, "released": count}, f"{count} locks released")
 
 
@@ -85,7 +85,7 @@ def release_branch(body: BranchIn):
 @expects(json=NotifyIn, resp={200: Envelope, 404: None, 409: None}, tags=TAGS, security=BEARER)
 def notify(asset_path: str, body: NotifyIn):
     """E-mail the holder that you need this asset (409 while mail is disabled on this server)."""
-    lock = locks.notify_holder(_repo("read"), asset_path, require_account(), body.message)
+    lock = locks.notify_holder(_repo("read"), asset_path, require_user(), body.message)
     return success({"asset_path": lock.asset_path, "holder": lock.owner}, "Lock holder notified")
 
 
@@ -102,7 +102,7 @@ def get_lock(asset_path: str):
 @expects(resp={200: Envelope, 403: None, 404: None}, tags=TAGS, security=BEARER)
 def release(asset_path: str):
     """Release a lock: its owner, or an admin (the owner is then e-mailed when mail is enabled)."""
-    user = require_account()
+    user = require_user()
     lock = locks.release_for(_repo(), user, force=user.is_admin, raw_path=asset_path)
     return success(locks.as_dict(lock), "Lock released")
 

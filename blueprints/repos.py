@@ -3,7 +3,7 @@ the repositories they may read. Each repository's Git LFS endpoint is `/api/repo
 
 from flask import Blueprint
 
-from blueprints.common import BEARER, admin_required, authenticated, expects, require_account
+from blueprints.common import BEARER, admin_required, authenticated, expects, require_user
 from envelope import success
 from schemas import Envelope, RepoIn, RepoMemberIn, RepoPatchIn
 from services import lfs_objects, repos
@@ -31,7 +31,7 @@ def create_repo(body: RepoIn):
 @expects(resp={200: Envelope, 401: None}, tags=TAGS, security=BEARER)
 def list_repos():
     """The repositories you may read, with your access (`read` or `write`)."""
-    return success([_shape(repo, access) for repo, access in repos.visible_to(require_account())], "Repositories")
+    return success([_shape(repo, access) for repo, access in repos.visible_to(require_user())], "Repositories")
 
 
 @bp.get("/api/repos/<name>")
@@ -39,7 +39,7 @@ def list_repos():
 @expects(resp={200: Envelope, 401: None, 403: None, 404: None}, tags=TAGS, security=BEARER)
 def get_repo(name: str):
     """One repository you may read, with its object count, bytes used and quota."""
-    account = require_account()
+    account = require_user()
     repo = repos.authorize(name, account, "read")
     return success({**_shape(repo, repos.access_of(repo, account)), **lfs_objects.stats(repo)}, "Repository")
 
@@ -59,7 +59,7 @@ def update_repo(name: str, body: RepoPatchIn):
 @expects(resp={200: Envelope, 403: None, 404: None}, tags=TAGS, security=BEARER)
 def delete_repo(name: str):
     """Delete a repository with its locks and the objects no other repository holds (admin)."""
-    return success(repos.delete_repository(name, by=require_account().username), "Repository deleted")
+    return success(repos.delete_repository(name, by=require_user().username), "Repository deleted")
 
 
 @bp.get("/api/repos/<name>/members")
